@@ -1,0 +1,60 @@
+/**
+ * resdet.json: the manifest of a model package. A package is a folder holding this manifest and the
+ * ONNX files it names; everything a detector needs besides the weights is here, as data.
+ */
+import type { DetectorConfigOverrides } from '../config.js';
+
+export const MANIFEST_FILE = 'resdet.json';
+export const FORMAT_NAME = 'resdet-model';
+export const FORMAT_VERSION = 1;
+
+/** One pyramid level a backbone emits (Detectron2's ShapeSpec). */
+export interface ManifestLevel {
+  name: string;
+  stride: number;
+  channels: number;
+}
+
+/** An ONNX file of the package, checked by size and sha256 when loaded. */
+export interface ManifestFile {
+  path: string;
+  sha256: string;
+  bytes: number;
+}
+
+/** The networks of a detector, one ONNX graph each. */
+export interface ManifestFiles {
+  /** images [1, 3, Hp, Wp] -> pyramid levels, named as `levels`. */
+  backbone: ManifestFile;
+  /** pyramid levels -> per-level objectness and box deltas. */
+  rpnHead: ManifestFile;
+  /** pooled RoIs [K, C, 7, 7] -> class logits, box deltas. */
+  boxHead: ManifestFile;
+  /** pooled RoIs [K, C, 14, 14] -> mask logits (Mask R-CNN only). */
+  maskHead?: ManifestFile;
+}
+
+export interface ManifestBackbone {
+  /** 'resnet-fpn' for backbones resdet built, 'onnx' for a user's own pyramid. */
+  kind: 'resnet-fpn' | 'onnx';
+  /** e.g. 'resnet50', 'resnext101_32x8d', or 'custom' for read-off widths. */
+  arch?: string;
+  /** FrozenBatchNorm eps folded into the convolutions (0.0 for torchvision's COCO_V1 weights). */
+  frozenBnEps?: number;
+  levels: ManifestLevel[];
+}
+
+export interface Manifest {
+  format: typeof FORMAT_NAME;
+  formatVersion: number;
+  /** 'maskrcnn' when a mask head is present, 'fasterrcnn' otherwise. */
+  architecture: 'fasterrcnn' | 'maskrcnn';
+  backbone: ManifestBackbone;
+  /** Class names by label; index 0 is the background. */
+  classes: string[];
+  /** Hyper-parameters that differ from torchvision's defaults. */
+  config: DetectorConfigOverrides;
+  files: ManifestFiles;
+  /** Free-form provenance: source checkpoint, converter version, parameter count. */
+  source?: Record<string, string | number>;
+}
