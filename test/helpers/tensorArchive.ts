@@ -15,6 +15,8 @@ export interface ArchiveTensor {
 }
 
 export interface Archive {
+  /** Where the archive lives; scripts may write files beside the tensors. */
+  folder: string;
   tensors: Map<string, ArchiveTensor>;
   meta: Record<string, unknown>;
 }
@@ -41,7 +43,7 @@ export function readArchive(folder: string): Archive {
   for (const [name, e] of Object.entries(manifest.tensors)) {
     tensors.set(name, { dtype: e.dtype, shape: e.shape, data: view(e.dtype, readFileSync(join(folder, e.file))) });
   }
-  return { tensors, meta: manifest.meta ?? {} };
+  return { folder, tensors, meta: manifest.meta ?? {} };
 }
 
 export function writeArchive(folder: string, tensors: Record<string, ArchiveTensor>, meta: Record<string, unknown> = {}): void {

@@ -1,0 +1,131 @@
+/**
+ * Image decoding for Node. Encoded files go through sharp (libvips with libjpeg-turbo's decoder,
+ * the decoder behind PIL, torchvision pipelines and browsers) when it is installed, and through
+ * jimp otherwise. jimp's own JPEG decoder differs from libjpeg-turbo by up to 25 levels, enough to
+ * move detections, so the decoder used is reported with every result.
+ */
+import { readFile } from 'node:fs/promises';
+import type sharpFn from 'sharp';
+import { ImageDecodeError } from './errors.js';
+import {
+  DEFAULT_MAX_PIXELS, type DecodedImage, type DecodeOptions, type ImageInput, type JimpLike, type RawPixels,
+} from './types.js';
+
+type SharpModule = typeof sharpFn;
+let sharpModule: Promise<SharpModule | null> | undefined;
+
+/** sharp if it can be loaded on this platform, else null (jimp is used instead). */
+function loadSharp(): Promise<SharpModule | null> {
+  sharpModule ??= import('sharp').then((m) => m.default as unknown as SharpModule, () => null);
+  return sharpModule;
+}
+
+function isRawPixels(input: ImageInput): input is RawPixels {
+  return typeof input === 'object' && 'data' in input && 'width' in input && !('bitmap' in input);
+}
+
+function isJimpLike(input: ImageInput): input is JimpLike {
+  return typeof input === 'object' && 'bitmap' in input;
+}
+
+/** Drops alpha (as PIL's convert('RGB') does: no compositing) from 3- or 4-channel pixels. */
+function toRgb(data: Uint8Array | Uint8ClampedArray, width: number, height: number, channels: number, source: string): Uint8Array {
+  const n = width * height;
+  if (data.length !== n * channels) {
+    throw new ImageDecodeError(source, `pixel data has ${data.length} bytes, expected ${n * channels} for ${width}x${height}x${channels}`);
+  }
+  if (channels === 3) return Uint8Array.from(data);
+  const rgb = new Uint8Array(n * 3);
+  for (let i = 0, j = 0; i < n * channels; i += channels, j += 3) {
+    rgb[j] = data[i];
+    rgb[j + 1] = data[i + 1];
+    rgb[j + 2] = data[i + 2];
+  }
+  return rgb;
+}
+
+function checkSize(width: number, height: number, maxPixels: number, source: string): void {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new ImageDecodeError(source, `invalid image size ${width}x${height}`);
+  }
+  if (width * height > maxPixels) {
+    throw new ImageDecodeError(source, `image is ${width}x${height} = ${width * height} pixels, over the limit of ${maxPixels} (option maxPixels)`);
+  }
+}
+
+/**
+ * 16-bit images keep their high byte (v >> 8, as libvips and browsers do); PIL's convert('RGB')
+ * clips them at 255 instead, which no model was trained on.
+ */
+async function decodeWithSharp(sharp: SharpModule, bytes: Uint8Array, source: string, options: Required<DecodeOptions>): Promise<DecodedImage> {
+  let meta;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    // Formats libvips lacks (BMP) go to jimp; jimp names the problem if it cannot read them either.
+    if (/unsupported image format/i.test((e as Error).message)) return decodeWithJimp(bytes, source, options);
+    throw new ImageDecodeError(source, `not a readable image (${(e as Error).message})`);
+  }
+  // The limit is checked on the header, before any pixel is decoded.
+  checkSize(meta.width ?? 0, meta.height ?? 0, options.maxPixels, source);
+  try {
+    let pipeline = sharp(bytes, { limitInputPixels: false, failOn: 'truncated' });
+    if (options.applyExifOrientation) pipeline = pipeline.rotate();
+    const { data, info } = await pipeline
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    return { rgb: toRgb(data, info.width, info.height, info.channels, source), width: info.width, height: info.height, decoder: `libjpeg-turbo/libvips ${sharp.versions.vips} (sharp)` };
+  } catch (e) {
+    throw new ImageDecodeError(source, `cannot decode (${(e as Error).message})`);
+  }
+}
+
+async function decodeWithJimp(bytes: Uint8Array, source: string, options: Required<DecodeOptions>): Promise<DecodedImage> {
+  const { Jimp } = await import('jimp');
+  let image;
+  try {
+    image = await Jimp.fromBuffer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (e) {
+    throw new ImageDecodeError(source, `not a readable image (${(e as Error).message})`);
+  }
+  // jimp decodes before we can see the header; the limit still guards everything after.
+  checkSize(image.bitmap.width, image.bitmap.height, options.maxPixels, source);
+  const { data, width, height } = image.bitmap;
+  return { rgb: toRgb(data, width, height, 4, source), width, height, decoder: 'jimp' };
+}
+
+/** Decodes any accepted input to 8-bit RGB. Errors name the file (or 'buffer' / 'pixels'). */
+export async function decodeImage(input: ImageInput, options: DecodeOptions = {}): Promise<DecodedImage> {
+  const opts: Required<DecodeOptions> = {
+    applyExifOrientation: options.applyExifOrientation ?? true,
+    maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
+  };
+  if (isJimpLike(input)) {
+    const { data, width, height } = input.bitmap;
+    checkSize(width, height, opts.maxPixels, 'jimp image');
+    return { rgb: toRgb(data, width, height, 4, 'jimp image'), width, height, decoder: 'jimp (given)' };
+  }
+  if (isRawPixels(input)) {
+    const { data, width, height } = input;
+    checkSize(width, height, opts.maxPixels, 'pixels');
+    const channels = input.channels ?? (data.length === width * height * 3 ? 3 : 4);
+    return { rgb: toRgb(data, width, height, channels, 'pixels'), width, height, decoder: 'raw pixels' };
+  }
+  let bytes: Uint8Array;
+  let source = 'buffer';
+  if (typeof input === 'string') {
+    source = input;
+    try {
+      bytes = await readFile(input);
+    } catch (e) {
+      throw new ImageDecodeError(source, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  } else {
+    bytes = input;
+  }
+  if (bytes.byteLength === 0) throw new ImageDecodeError(source, 'empty file');
+  const sharp = await loadSharp();
+  return sharp ? decodeWithSharp(sharp, bytes, source, opts) : decodeWithJimp(bytes, source, opts);
+}
