@@ -1,0 +1,248 @@
+/**
+ * Non-maximum suppression equal to torchvision 0.14 on CPU: `nms` (the C++ kernel
+ * csrc/ops/cpu/nms_kernel.cpp) and `batched_nms` (ops/boxes.py) with both of its branches.
+ *
+ * Glossary: N = number of boxes; boxes are (x1, y1, x2, y2) float32, IoU without the legacy +1.
+ *
+ * What decides parity (each one changes which indices come out):
+ * - Order: the kernel visits boxes by decreasing score with a stable sort (ties by index); the
+ *   per-class branch of batched_nms then re-sorts its result with torch's unstable sort, whose
+ *   tie order we replay (see nmsSort.ts).
+ * - Arithmetic: areas, intersection, union and IoU in float32 (Math.fround after each operation),
+ *   IoU compared as a double with `> iouThreshold`.
+ * - batched_nms: above 4000 numbers (N > 1000) torchvision loops over classes and re-sorts the
+ *   kept scores (unstable again); otherwise it offsets boxes by `idx * (max_coordinate + 1)` in
+ *   float32, which rounds coordinates and so can change IoUs: we run NMS on the same offset boxes.
+ *
+ * Input contract (checked before anything is read, OperatorInputError otherwise): boxes.length ==
+ * 4 * scores.length (== 4 * idxs.length), coordinates finite, scores not NaN (±Infinity is allowed
+ * and sorts like torch), iouThreshold >= 0 (+Infinity keeps everything). Empty input gives an
+ * empty result. Inverted (x2 < x1) and zero-area boxes are allowed: they overlap nothing, so they
+ * are kept, as torchvision keeps them.
+ */
+import { boxCount } from './boxes.js';
+import { OperatorInputError } from './errors.js';
+import { stableSortDescending, torchSortDescending } from './nmsSort.js';
+
+/** torchvision switches batched_nms to the per-class loop when boxes.numel() > 4000 on CPU. */
+const VANILLA_NUMEL_THRESHOLD = 4000;
+
+/**
+ * Non-maximum suppression, as `torchvision.ops.nms` on CPU: visit boxes by decreasing score, keep a
+ * box unless an already kept box overlaps it with IoU > iouThreshold.
+ * @param boxes Float32Array [N, 4] x1,y1,x2,y2
+ * @param scores Float32Array [N]
+ * @param iouThreshold boxes with IoU > iouThreshold with a higher-scoring kept box are discarded
+ * @returns Int32Array [K] kept indices, by decreasing score (ties in torch's order)
+ */
+export function nms(boxes: Float32Array, scores: Float32Array, iouThreshold: number): Int32Array {
+  const n = checkInputs('nms', boxes, scores, iouThreshold);
+  const order = identity(n);
+  stableSortDescending(scores, order, n);
+  const keep = new Int32Array(n);
+  const count = suppress(order, n, boxes, iouThreshold, new Workspace(n), keep, 0);
+  return keep.slice(0, count);
+}
+
+/**
+ * NMS done independently per category, as `torchvision.ops.batched_nms` on CPU, including its
+ * switch: per-class loop for N > 1000, coordinate offsets otherwise.
+ * @param boxes Float32Array [N, 4] x1,y1,x2,y2
+ * @param scores Float32Array [N]
+ * @param idxs Int32Array [N] category of each box (any integers; boxes of different categories never suppress each other)
+ * @param iouThreshold boxes with IoU > iouThreshold with a higher-scoring kept box of the same category are discarded
+ * @returns Int32Array [K] kept indices, by decreasing score (ties in torch's order)
+ */
+export function batchedNms(boxes: Float32Array, scores: Float32Array, idxs: Int32Array, iouThreshold: number): Int32Array {
+  const n = checkInputs('batchedNms', boxes, scores, iouThreshold);
+  if (!(idxs instanceof Int32Array) || idxs.length !== n) {
+    throw new OperatorInputError('batchedNms', `idxs must be an Int32Array with one category per box (${n}), got ${idxs instanceof Int32Array ? idxs.length : typeof idxs}`);
+  }
+  if (n === 0) return new Int32Array(0);
+  return 4 * n > VANILLA_NUMEL_THRESHOLD
+    ? batchedNmsVanilla(boxes, scores, idxs, iouThreshold)
+    : batchedNmsCoordinateTrick(boxes, scores, idxs, iouThreshold);
+}
+
+function checkInputs(operator: string, boxes: Float32Array, scores: Float32Array, iouThreshold: number): number {
+  const n = boxCount(operator, 'boxes', boxes);
+  if (!(scores instanceof Float32Array) || scores.length !== n) {
+    throw new OperatorInputError(operator, `scores must be a Float32Array with one score per box (${n}), got ${scores instanceof Float32Array ? scores.length : typeof scores}`);
+  }
+  if (!(iouThreshold >= 0)) {
+    throw new OperatorInputError(operator, `iouThreshold must be a number >= 0, got ${iouThreshold}`);
+  }
+  for (let i = 0; i < boxes.length; i++) {
+    if (!Number.isFinite(boxes[i])) {
+      throw new OperatorInputError(operator, `boxes[${i >> 2}] has a non-finite coordinate (${boxes[i]}) at position ${i & 3}`);
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(scores[i])) throw new OperatorInputError(operator, `scores[${i}] is NaN`);
+  }
+  return n;
+}
+
+function identity(n: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  return out;
+}
+
+/** Scratch arrays reused across the per-class calls of one batchedNms. */
+class Workspace {
+  readonly x1: Float64Array;
+  readonly y1: Float64Array;
+  readonly x2: Float64Array;
+  readonly y2: Float64Array;
+  readonly area: Float64Array;
+  readonly alive: Int32Array;
+  constructor(n: number) {
+    this.x1 = new Float64Array(n);
+    this.y1 = new Float64Array(n);
+    this.x2 = new Float64Array(n);
+    this.y2 = new Float64Array(n);
+    this.area = new Float64Array(n);
+    this.alive = new Int32Array(n);
+  }
+}
+
+/**
+ * The greedy loop of the C++ kernel over boxes already in visiting order.
+ * Equal in result to torchvision's loop, faster in two exact ways: the not-yet-suppressed boxes are
+ * kept compacted in `alive` (no pass over suppressed ones), and a pair whose intersection is empty
+ * is skipped before the division (its IoU is 0, -0 or NaN, never > a threshold >= 0).
+ * @param order [count] box indices in visiting order
+ * @param boxes Float32Array [*, 4] coordinates the IoU is computed on
+ * @param keep receives the kept indices from keepOffset on
+ * @returns number of kept boxes
+ */
+function suppress(
+  order: Int32Array, count: number, boxes: Float32Array, iouThreshold: number, ws: Workspace, keep: Int32Array, keepOffset: number,
+): number {
+  const { x1, y1, x2, y2, area, alive } = ws;
+  const f = Math.fround;
+  for (let p = 0; p < count; p++) {
+    const b = 4 * order[p];
+    x1[p] = boxes[b]; y1[p] = boxes[b + 1]; x2[p] = boxes[b + 2]; y2[p] = boxes[b + 3];
+    area[p] = f(f(x2[p] - x1[p]) * f(y2[p] - y1[p]));
+    alive[p] = p;
+  }
+  let kept = 0;
+  let aliveCount = count;
+  for (let head = 0; head < aliveCount; head++) {
+    const i = alive[head];
+    keep[keepOffset + kept++] = order[i];
+    const ix1 = x1[i], iy1 = y1[i], ix2 = x2[i], iy2 = y2[i], iarea = area[i];
+    let write = head + 1;
+    for (let r = head + 1; r < aliveCount; r++) {
+      const j = alive[r];
+      const xx1 = ix1 > x1[j] ? ix1 : x1[j];
+      const xx2 = ix2 < x2[j] ? ix2 : x2[j];
+      if (xx2 > xx1) {
+        const yy1 = iy1 > y1[j] ? iy1 : y1[j];
+        const yy2 = iy2 < y2[j] ? iy2 : y2[j];
+        if (yy2 > yy1) {
+          const inter = f(f(xx2 - xx1) * f(yy2 - yy1));
+          if (f(inter / f(f(iarea + area[j]) - inter)) > iouThreshold) continue;
+        }
+      }
+      alive[write++] = j;
+    }
+    aliveCount = write;
+  }
+  return kept;
+}
+
+/**
+ * `_batched_nms_coordinate_trick`: one NMS over boxes shifted by idx * (max_coordinate + 1),
+ * all in float32 like torch (the shift rounds coordinates, which is part of the parity).
+ */
+function batchedNmsCoordinateTrick(boxes: Float32Array, scores: Float32Array, idxs: Int32Array, iouThreshold: number): Int32Array {
+  const n = scores.length;
+  let maxCoordinate = -Infinity;
+  for (let i = 0; i < boxes.length; i++) if (boxes[i] > maxCoordinate) maxCoordinate = boxes[i];
+  const step = Math.fround(maxCoordinate + 1);
+  const shifted = new Float32Array(boxes.length);
+  for (let i = 0; i < n; i++) {
+    const offset = Math.fround(Math.fround(idxs[i]) * step);
+    for (let c = 4 * i; c < 4 * i + 4; c++) shifted[c] = boxes[c] + offset;
+  }
+  const order = identity(n);
+  stableSortDescending(scores, order, n);
+  const keep = new Int32Array(n);
+  const count = suppress(order, n, shifted, iouThreshold, new Workspace(n), keep, 0);
+  return keep.slice(0, count);
+}
+
+/**
+ * `_batched_nms_vanilla`: for each category (torch.unique order; the order does not change the
+ * result) NMS on its boxes taken in increasing index order, then the kept indices, in increasing
+ * index order, sorted by score with torch's unstable sort.
+ */
+function batchedNmsVanilla(boxes: Float32Array, scores: Float32Array, idxs: Int32Array, iouThreshold: number): Int32Array {
+  const n = scores.length;
+  const { members, groupStarts } = groupByCategory(idxs);
+  const ws = new Workspace(n);
+  const sortScratch = new Float64Array(n);
+  const order = new Int32Array(n);
+  const keptPerGroup = new Int32Array(n);
+  const keepMask = new Uint8Array(n);
+  for (let g = 0; g + 1 < groupStarts.length; g++) {
+    const start = groupStarts[g];
+    const m = groupStarts[g + 1] - start;
+    order.set(members.subarray(start, start + m));
+    stableSortDescending(scores, order, m, sortScratch);
+    const kept = suppress(order, m, boxes, iouThreshold, ws, keptPerGroup, 0);
+    for (let k = 0; k < kept; k++) keepMask[keptPerGroup[k]] = 1;
+  }
+  const keys = new Float32Array(n);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    if (keepMask[i]) {
+      keys[count] = scores[i];
+      order[count++] = i;
+    }
+  }
+  torchSortDescending(keys, order, count);
+  return order.slice(0, count);
+}
+
+/**
+ * Box indices grouped by category, each group in increasing index order (`torch.where(idxs == c)`).
+ * @returns members [N] grouped indices; groupStarts [G + 1] offsets of each group in members
+ */
+function groupByCategory(idxs: Int32Array): { members: Int32Array; groupStarts: Int32Array } {
+  const n = idxs.length;
+  let lo = idxs[0], hi = idxs[0];
+  for (let i = 1; i < n; i++) {
+    if (idxs[i] < lo) lo = idxs[i];
+    if (idxs[i] > hi) hi = idxs[i];
+  }
+  const range = hi - lo + 1;
+  if (range <= 4 * n + 1024) {
+    const members = new Int32Array(n);
+    // Counting sort over the category range: stable, so each group stays in index order.
+    const counts = new Int32Array(range + 1);
+    for (let i = 0; i < n; i++) counts[idxs[i] - lo + 1]++;
+    let groups = 0;
+    for (let c = 1; c <= range; c++) if (counts[c] > 0) groups++;
+    const groupStarts = new Int32Array(groups + 1);
+    for (let c = 0, g = 0; c < range; c++) {
+      const size = counts[c + 1];
+      if (size > 0) {
+        groupStarts[g + 1] = groupStarts[g] + size;
+        g++;
+      }
+      counts[c + 1] += counts[c];
+    }
+    for (let i = 0; i < n; i++) members[counts[idxs[i] - lo]++] = i;
+    return { members, groupStarts };
+  }
+  // Sparse categories: a comparison sort; TypedArray sort is stable, so groups keep index order.
+  const sorted = identity(n).sort((a, b) => idxs[a] - idxs[b]);
+  const starts: number[] = [0];
+  for (let p = 1; p < n; p++) if (idxs[sorted[p]] !== idxs[sorted[p - 1]]) starts.push(p);
+  starts.push(n);
+  return { members: sorted, groupStarts: Int32Array.from(starts) };
+}
