@@ -11,3 +11,5 @@ export {
   type AnchorGeneratorConfig, type HeightWidth,
 } from './anchors.js';
 export { batchedNms, nms } from './nms.js';
+// Top-k selection (torch.topk) for the RPN's per-level pre-NMS selection.
+export { topK } from './topk.js';

@@ -2,10 +2,13 @@ import { expect } from 'chai';
 import type { StateDict } from '../../backbones/graph/index.js';
 import { buildBoxHead } from '../../heads/boxHead.js';
 import { buildMaskHead } from '../../heads/maskHead.js';
+import { postprocessDetections } from '../../heads/roiHeads.js';
+import { proposeRegions } from '../../heads/rpn.js';
 import { buildRpnHead } from '../../heads/rpnHead.js';
+import { torchvisionDefaults } from '../../src/config.js';
 import { feed, relativeMaxDiff, runOnnx, stateDictFromArchive } from '../helpers/onnx.js';
 import { torchReference } from '../helpers/reference.js';
-import { type Archive, getFloat32 } from '../helpers/tensorArchive.js';
+import { type Archive, getFloat32, getInt } from '../helpers/tensorArchive.js';
 
 /** The same weights under the names torchvision used before 0.13. */
 function withOldKeyNames(sd: StateDict): StateDict {
@@ -70,5 +73,35 @@ describe('R-CNN head networks equal torchvision', () => {
     const bad = new Map(sd);
     bad.set('roi_heads.box_predictor.bbox_pred.weight', { dtype: 'float32', shape: [5, 1024], data: new Float32Array(5 * 1024) });
     expect(() => buildBoxHead(bad, 256)).to.throw(/bbox_pred\.weight' has shape \[5,1024\], expected \[28,1024\]/);
+  });
+});
+
+describe('RPN and RoI head post-processing equal torchvision', () => {
+  let ref: Archive;
+  before(() => { ref = torchReference('head_cases'); });
+
+  it('proposals: per-level top-k, decode, clip, small-box and score filters, NMS per level', () => {
+    const r = ref.tensors.get('rpn/objectness')!.shape[1];
+    const objectness = getFloat32(ref, 'rpn/objectness');
+    const deltas = getFloat32(ref, 'rpn/deltas');
+    const gridSizes: Array<[number, number]> = [[16, 24], [8, 12], [4, 6], [2, 3], [1, 2]];
+    const imageSizes: Array<[number, number]> = [[60, 90], [64, 80]];
+    imageSizes.forEach((imageSize, i) => {
+      const head = { objectness: objectness.subarray(i * r, (i + 1) * r), deltas: deltas.subarray(i * r * 4, (i + 1) * r * 4), gridSizes };
+      const ours = proposeRegions(head, torchvisionDefaults.rpn, [64, 96], imageSize);
+      const expected = getFloat32(ref, `rpn/proposals${i}`);
+      expect(ours.boxes.length).to.equal(expected.length);
+      expect(relativeMaxDiff(ours.boxes, expected)).to.be.below(1e-5);
+    });
+  });
+
+  it('detections: softmax, per-class decode, background and score filters, NMS per class', () => {
+    const proposals = getFloat32(ref, 'box/proposals');
+    const logits = getFloat32(ref, 'box/classLogits').map((v) => v * 3);
+    const det = postprocessDetections(logits, getFloat32(ref, 'box/boxDeltas'), proposals, [60, 90], torchvisionDefaults.roiHeads);
+    expect(Array.from(det.labels)).to.deep.equal(Array.from(getInt(ref, 'det/labels')));
+    expect(det.labels.length).to.be.above(5);
+    expect(relativeMaxDiff(det.boxes, getFloat32(ref, 'det/boxes'))).to.be.below(1e-5);
+    expect(relativeMaxDiff(det.scores, getFloat32(ref, 'det/scores'))).to.be.below(1e-5);
   });
 });

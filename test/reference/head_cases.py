@@ -7,6 +7,7 @@ import sys
 
 import torch
 from torchvision.models.detection import maskrcnn_resnet50_fpn
+from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.rpn import concat_box_prediction_layers
 
 from tensor_archive import Archive
@@ -37,11 +38,26 @@ def main(out):
         a.put("rpn/objectness", objectness.reshape(2, -1))
         a.put("rpn/deltas", deltas.reshape(2, -1, 4))
 
+        # The whole RPN at test time on a padded 64x96 batch of a 60x90 and a 64x80 image.
+        image_sizes = [(60, 90), (64, 80)]
+        images = ImageList(torch.zeros(2, 3, 64, 96), image_sizes)
+        proposals, _ = model.rpn(images, dict(zip(["0", "1", "2", "3", "pool"], feats)))
+        for i, p in enumerate(proposals):
+            a.put(f"rpn/proposals{i}", p)
+
         pooled = torch.randn(33, 256, 7, 7)
         logits, box_deltas = model.roi_heads.box_predictor(model.roi_heads.box_head(pooled))
         a.put("box/pooled", pooled)
         a.put("box/classLogits", logits)
         a.put("box/boxDeltas", box_deltas)
+        # postprocess_detections on 33 proposals of a 60x90 image, scores spread by the logits.
+        box_proposals = torch.rand(33, 4) * torch.tensor([60.0, 40.0, 30.0, 30.0])
+        box_proposals[:, 2:] += box_proposals[:, :2]
+        boxes, scores, labels = model.roi_heads.postprocess_detections(logits * 3, box_deltas, [box_proposals], [(60, 90)])
+        a.put("box/proposals", box_proposals)
+        a.put("det/boxes", boxes[0])
+        a.put("det/scores", scores[0])
+        a.put("det/labels", labels[0])
 
         pooled = torch.randn(9, 256, 14, 14)
         labels = torch.randint(0, NUM_CLASSES, (9,))

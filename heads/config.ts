@@ -1,0 +1,76 @@
+/**
+ * Hyper-parameters of the heads, one typed config per stage with torchvision 0.14's defaults
+ * (models/detection/faster_rcnn.py, mask_rcnn.py, ops/poolers.py).
+ */
+
+/** The region proposal network at test time (torchvision `rpn_*_test`). */
+export interface RpnConfig {
+  /** Anchor sizes, one tuple per pyramid level. */
+  anchorSizes: number[][];
+  /** Aspect ratios (h / w), the same for every level. */
+  aspectRatios: number[];
+  /** Top-k by objectness per level before NMS. */
+  preNmsTopN: number;
+  /** Proposals kept per image after NMS. */
+  postNmsTopN: number;
+  nmsThresh: number;
+  scoreThresh: number;
+  /** Boxes smaller than this (in input pixels) are dropped. */
+  minSize: number;
+  /** Box coder weights (wx, wy, ww, wh). */
+  boxCoderWeights: [number, number, number, number];
+}
+
+/** The box branch of RoIHeads. */
+export interface RoiHeadsConfig {
+  poolerOutputSize: number;
+  samplingRatio: number;
+  scoreThresh: number;
+  nmsThresh: number;
+  detectionsPerImage: number;
+  /** Box coder weights (wx, wy, ww, wh); torchvision's `bbox_reg_weights` default. */
+  boxCoderWeights: [number, number, number, number];
+  /** Detections smaller than this are dropped (torchvision's hard-coded 1e-2). */
+  minSize: number;
+}
+
+/** The mask branch of RoIHeads. */
+export interface MaskConfig {
+  poolerOutputSize: number;
+  samplingRatio: number;
+  /** `paste_masks_in_image` padding. */
+  pastePadding: number;
+}
+
+/** The level mapper of MultiScaleRoIAlign. */
+export interface LevelMapperConfig {
+  canonicalScale: number;
+  canonicalLevel: number;
+  eps: number;
+}
+
+/** torchvision 0.14's defaults for the heads of fasterrcnn_resnet50_fpn / maskrcnn_resnet50_fpn. */
+export const rpnDefaults: RpnConfig = {
+  anchorSizes: [[32], [64], [128], [256], [512]],
+  aspectRatios: [0.5, 1.0, 2.0],
+  preNmsTopN: 1000,
+  postNmsTopN: 1000,
+  nmsThresh: 0.7,
+  scoreThresh: 0.0,
+  minSize: 1e-3,
+  boxCoderWeights: [1, 1, 1, 1],
+};
+
+export const roiHeadsDefaults: RoiHeadsConfig = {
+  poolerOutputSize: 7,
+  samplingRatio: 2,
+  scoreThresh: 0.05,
+  nmsThresh: 0.5,
+  detectionsPerImage: 100,
+  boxCoderWeights: [10, 10, 5, 5],
+  minSize: 1e-2,
+};
+
+export const maskDefaults: MaskConfig = { poolerOutputSize: 14, samplingRatio: 2, pastePadding: 1 };
+
+export const levelMapperDefaults: LevelMapperConfig = { canonicalScale: 224, canonicalLevel: 4, eps: 1e-6 };
