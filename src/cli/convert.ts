@@ -1,0 +1,41 @@
+/** `resdet convert <checkpoint> --out <dir> [--classes F] [--arch A] [--eps E] [--force]` */
+import { parseArgs } from 'node:util';
+import { convertCheckpoint } from '../convert/index.js';
+import { UsageError } from './usage.js';
+
+export const convertUsage = `resdet convert <checkpoint.pth|.safetensors> --out <dir> [options]
+
+Converts a torchvision Faster R-CNN / Mask R-CNN checkpoint into a resdet model package.
+  --out <dir>        package folder to write (written atomically)
+  --classes <file>   class names: one per line, or a JSON array / {id: name}
+                     (default: COCO's 91 for 91-class checkpoints)
+  --arch <name>      expected backbone, e.g. resnet50; the weights decide, this only checks
+  --eps <e>          FrozenBatchNorm eps (default 0 for torchvision's *_fpn_coco-*.pth, else 1e-5)
+  --force            replace an existing package`;
+
+function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+export async function convertCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string', short: 'o' },
+      classes: { type: 'string' },
+      arch: { type: 'string' },
+      eps: { type: 'string' },
+      force: { type: 'boolean', default: false },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('convert takes one checkpoint file', convertUsage);
+  if (!values.out) throw new UsageError('convert needs --out <dir>', convertUsage);
+  const eps = values.eps === undefined ? undefined : Number(values.eps);
+  if (eps !== undefined && !(eps >= 0)) throw new UsageError(`--eps must be a number >= 0, got '${values.eps}'`, convertUsage);
+  const t0 = performance.now();
+  const s = await convertCheckpoint(positionals[0], { out: values.out, classes: values.classes, arch: values.arch, eps, force: values.force });
+  const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+  const files = s.files.map((f) => `${f.path} ${mb(f.bytes)}`).join(', ');
+  console.log(`${s.architecture}; ${(s.parameters / 1e6).toFixed(1)}M parameters; ${s.manifest.classes.length} classes; eps ${s.eps} -> ${values.out} (${files}) in ${seconds} s`);
+}

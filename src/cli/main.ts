@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/** The `resdet` command: one subcommand per job. */
+import { convertCommand, convertUsage } from './convert.js';
+import { UsageError } from './usage.js';
+
+const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
+  convert: { run: convertCommand, usage: convertUsage },
+};
+
+const usage = `usage: resdet <command> [options]
+
+commands:
+${Object.values(commands).map((c) => '  ' + c.usage.split('\n')[0]).join('\n')}
+
+resdet <command> --help shows a command's options.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    console.log(usage);
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`resdet: unknown command '${name}'\n\n${usage}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(command.usage);
+    return 0;
+  }
+  try {
+    await command.run(rest);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`resdet ${name}: ${e.message}\n\n${e.usage}`);
+      return 2;
+    }
+    // Errors of our families name the file and the problem; print them without a stack.
+    const err = e as Error;
+    const ours = /Error$/.test(err.name) && err.name !== 'Error' && err.name !== 'TypeError' && err.name !== 'RangeError';
+    console.error(`resdet ${name}: ${ours ? err.message : err.stack ?? err.message}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,92 @@
+/**
+ * `resdet convert`: a torchvision Faster R-CNN / Mask R-CNN checkpoint -> a model package, in
+ * TypeScript, no Python. Reads the checkpoint (safely), builds each network as an ONNX graph from
+ * the weights, and writes the package atomically.
+ */
+import { basename } from 'node:path';
+import { buildResNetFpn, type ResNetFpnBackbone } from '../../backbones/index.js';
+import { type StateDict, numel } from '../../backbones/graph/index.js';
+import { buildBoxHead } from '../../heads/boxHead.js';
+import { buildMaskHead } from '../../heads/maskHead.js';
+import { buildRpnHead } from '../../heads/rpnHead.js';
+import { loadCheckpoint } from '../checkpoint/index.js';
+import type { DetectorConfigOverrides } from '../config.js';
+import { FORMAT_NAME, FORMAT_VERSION, type Manifest, ModelPackageError, writeModelPackage } from '../modelPackage/index.js';
+import { readClassesFile, resolveClasses } from './classes.js';
+
+export interface ConvertOptions {
+  /** Package folder to write. */
+  out: string;
+  /** Classes file (text lines or JSON); COCO's 91 names by default for 91-class checkpoints. */
+  classes?: string;
+  /** Expected backbone ('resnet50', ...): checked against the weights, which decide the layout. */
+  arch?: string;
+  /** FrozenBatchNorm eps; default 0.0 for torchvision's published COCO_V1 files, 1e-5 otherwise. */
+  eps?: number;
+  /** Replace an existing package. */
+  force?: boolean;
+  /** Hyper-parameter overrides stored in resdet.json. */
+  config?: DetectorConfigOverrides;
+}
+
+export interface ConvertSummary {
+  manifest: Manifest;
+  architecture: string;
+  parameters: number;
+  eps: number;
+  files: Array<{ path: string; bytes: number }>;
+}
+
+/**
+ * torchvision's published v1 COCO checkpoints, whose builders set FrozenBatchNorm eps to 0.0
+ * (`overwrite_eps`): e.g. maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth.
+ */
+const TORCHVISION_V1_COCO = /^(fasterrcnn|maskrcnn|keypointrcnn)_resnet50_fpn_coco-[0-9a-f]+\.pth$/;
+
+/** The FrozenBatchNorm eps torchvision would use for this file. */
+export function defaultEps(checkpointPath: string): number {
+  return TORCHVISION_V1_COCO.test(basename(checkpointPath)) ? 0.0 : 1e-5;
+}
+
+function countParameters(sd: StateDict): number {
+  let n = 0;
+  for (const [key, t] of sd) if (t.dtype === 'float32' && !key.endsWith('num_batches_tracked')) n += numel(t.shape);
+  return n;
+}
+
+/** Converts a checkpoint file into a model package folder. */
+export async function convertCheckpoint(checkpointPath: string, options: ConvertOptions): Promise<ConvertSummary> {
+  const sd = await loadCheckpoint(checkpointPath);
+  if (!sd.has('roi_heads.box_predictor.cls_score.weight')) {
+    const sample = [...sd.keys()].slice(0, 3).join(', ');
+    throw new ModelPackageError(checkpointPath, `not a torchvision Faster/Mask R-CNN state dict: no 'roi_heads.box_predictor.cls_score.weight' (keys start ${sample}${sd.size > 3 ? ', ...' : ''})`);
+  }
+  const eps = options.eps ?? defaultEps(checkpointPath);
+  const backbone: ResNetFpnBackbone = buildResNetFpn(sd, { eps, arch: options.arch });
+  const channels = backbone.description.fpnChannels;
+  const rpnHead = buildRpnHead(sd, { levelNames: backbone.levels.map((l) => l.name) });
+  const boxHead = buildBoxHead(sd, channels);
+  const isMask = sd.has('roi_heads.mask_predictor.mask_fcn_logits.weight');
+  const maskHead = isMask ? buildMaskHead(sd, channels) : undefined;
+  const given = options.classes ? readClassesFile(options.classes) : undefined;
+  const classes = resolveClasses(boxHead.numClasses, given, options.classes ?? checkpointPath);
+
+  const manifest = writeModelPackage(options.out, {
+    format: FORMAT_NAME,
+    formatVersion: FORMAT_VERSION,
+    architecture: isMask ? 'maskrcnn' : 'fasterrcnn',
+    backbone: { kind: 'resnet-fpn', arch: backbone.description.arch, frozenBnEps: eps, levels: [...backbone.levels] },
+    classes,
+    config: { ...options.config, roiHeads: { poolerOutputSize: boxHead.pooledSize, ...options.config?.roiHeads } },
+    source: { checkpoint: basename(checkpointPath), converter: 'resdet 0.1.0', parameters: countParameters(sd) },
+  }, { backbone: backbone.onnx, rpnHead: rpnHead.onnx, boxHead: boxHead.onnx, maskHead: maskHead?.onnx }, { overwrite: options.force });
+
+  const d = backbone.description;
+  return {
+    manifest,
+    architecture: `${isMask ? 'Mask' : 'Faster'} R-CNN, ${d.arch} (${d.block} [${d.layers.join(', ')}], groups ${d.groups}, width/group ${d.widthPerGroup}) + FPN ${channels}`,
+    parameters: countParameters(sd),
+    eps,
+    files: Object.values(manifest.files).map((f) => ({ path: f.path, bytes: f.bytes })),
+  };
+}
