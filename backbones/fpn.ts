@@ -1,0 +1,51 @@
+/**
+ * torchvision's FeaturePyramidNetwork (ops/feature_pyramid_network.py) with LastLevelMaxPool, as
+ * ONNX: 1x1 lateral ("inner") convolutions, a top-down path with nearest upsampling to each
+ * lateral's size, 3x3 output ("layer") convolutions, and a max_pool2d(k=1, s=2) of the last
+ * output for the 'pool' level.
+ *
+ * Shapes: C_i input channels of level i, C the FPN's channels (256 in torchvision's detectors).
+ */
+import type { GraphBuilder, Value } from './graph/builder.js';
+import { type BackboneWeights, fpnKeys } from './keys.js';
+
+/** Adds one FPN convolution (with bias), under its new or old torchvision key. */
+function fpnConv(g: GraphBuilder, weights: BackboneWeights, x: Value, blocks: 'inner_blocks' | 'layer_blocks', index: number,
+  shape: readonly number[]): Value {
+  const wKeys = fpnKeys(blocks, index, 'weight');
+  const w = weights.getAny(wKeys, shape);
+  const b = weights.getAny(fpnKeys(blocks, index, 'bias'), [shape[0]]);
+  // name initializers by the new key whichever the checkpoint used
+  const base = `fpn.${blocks}.${index}.0`;
+  const pad = (shape[2] - 1) / 2;
+  return g.conv(x, g.initializer(`${base}.weight`, w), g.initializer(`${base}.bias`, b),
+    { strides: [1, 1], pads: [pad, pad, pad, pad] });
+}
+
+/** Output channels of the FPN, read from the first lateral convolution. */
+export function fpnChannels(weights: BackboneWeights): number {
+  return weights.getAny(fpnKeys('inner_blocks', 0, 'weight')).shape[0];
+}
+
+/**
+ * Emits the FPN over `features` [N, C_i, Hi, Wi] (finest first) with LastLevelMaxPool.
+ * @returns one [N, C, Hi, Wi] value per input level, then the 'pool' level [N, C, ceil(H_last / 2), ...]
+ */
+export function featurePyramidNetwork(g: GraphBuilder, weights: BackboneWeights, features: readonly Value[],
+  inChannels: readonly number[]): Value[] {
+  const c = fpnChannels(weights);
+  const last = features.length - 1;
+  let lastInner = fpnConv(g, weights, features[last], 'inner_blocks', last, [c, inChannels[last], 1, 1]);
+  const results: Value[] = [fpnConv(g, weights, lastInner, 'layer_blocks', last, [c, c, 3, 3])];
+  for (let idx = last - 1; idx >= 0; idx--) {
+    const lateral = fpnConv(g, weights, features[idx], 'inner_blocks', idx, [c, inChannels[idx], 1, 1]);
+    // F.interpolate(size=lateral's HxW, mode='nearest'): source index floor(dst * in / out)
+    const sizes = g.concat([g.shape(lastInner, 0, 2), g.shape(lateral, 2)], 0);
+    const topDown = g.resize(lastInner, { mode: 'nearest', coordinateTransformationMode: 'asymmetric', nearestMode: 'floor', sizes });
+    lastInner = g.add(lateral, topDown);
+    results.unshift(fpnConv(g, weights, lastInner, 'layer_blocks', idx, [c, c, 3, 3]));
+  }
+  // LastLevelMaxPool: F.max_pool2d(x, kernel_size=1, stride=2, padding=0)
+  results.push(g.maxPool(results[results.length - 1], { kernelShape: [1, 1], strides: [2, 2] }));
+  return results;
+}

@@ -1,0 +1,18 @@
+/**
+ * The shared ONNX leaf: host tensor types, a typed graph builder, the ModelProto writer and a
+ * reader for a model's declared interface. Imports nothing else of ours.
+ */
+export type { HostDType, HostTensor, StateDict } from './tensor.js';
+export { numel } from './tensor.js';
+export {
+  type ConvOptions, type GemmOptions, type NodeOptions, type PoolOptions, type ResizeOptions, type Value,
+  DEFAULT_IR_VERSION, DEFAULT_OPSET, GraphBuilder, attr,
+} from './builder.js';
+export {
+  type Dim, type ElemType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor,
+  type OnnxValueInfo, ELEM_TYPE, serializeModel,
+} from './onnx.js';
+export { type DeclaredValue, type ModelInterface, readModelInterface } from './inspect.js';
+export { ProtoMessage, ProtoWriter, encodeMessage, varintSize } from './protobuf.js';
+export { StateDictError, hasPrefix, requireWeight } from './stateDictKeys.js';
+export { StateDictError, hasPrefix, requireWeight } from './stateDictKeys.js';

@@ -1,0 +1,176 @@
+/**
+ * A minimal protocol-buffers (proto2 wire format) writer, enough for ONNX's ModelProto.
+ *
+ * Messages are assembled as trees of fields whose large payloads (initializer raw_data) are views
+ * over the caller's typed arrays, not copies. `encodeMessage` measures the whole tree first and
+ * writes it into one exactly-sized buffer, so a 170 MB model costs one 170 MB allocation, never a
+ * chain of growing/concatenated buffers.
+ */
+
+/** Wire types of the protobuf encoding that ONNX uses. */
+const WIRE_VARINT = 0;
+const WIRE_FIXED32 = 5;
+const WIRE_LENGTH_DELIMITED = 2;
+
+type Field =
+  | { kind: 'varint'; no: number; value: number | bigint }
+  | { kind: 'float'; no: number; value: number }
+  | { kind: 'bytes'; no: number; value: Uint8Array }
+  | { kind: 'message'; no: number; value: ProtoMessage };
+
+const utf8 = new TextEncoder();
+
+/** Byte length of `value` as a varint; negative int64 values take 10 bytes (two's complement). */
+export function varintSize(value: number | bigint): number {
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new RangeError(`varint ${value} is not a safe integer`);
+    if (value < 0) return 10;
+    let n = 1;
+    while (value >= 128) {
+      value = Math.floor(value / 128);
+      n++;
+    }
+    return n;
+  }
+  let u = BigInt.asUintN(64, value);
+  let n = 1;
+  while (u >= 128n) {
+    u >>= 7n;
+    n++;
+  }
+  return n;
+}
+
+/** A message under construction: an ordered list of fields, sized once when first measured. */
+export class ProtoMessage {
+  private readonly fields: Field[] = [];
+  private measured = -1;
+
+  /** int32/int64/enum/bool field (one entry of a repeated field per call: unpacked encoding). */
+  varint(no: number, value: number | bigint): this {
+    return this.push({ kind: 'varint', no, value });
+  }
+
+  /** float (fixed32) field. */
+  float(no: number, value: number): this {
+    return this.push({ kind: 'float', no, value });
+  }
+
+  /** bytes field; the array is referenced, not copied, until the message is encoded. */
+  bytes(no: number, value: Uint8Array): this {
+    return this.push({ kind: 'bytes', no, value });
+  }
+
+  /** string field, UTF-8 encoded. */
+  string(no: number, value: string): this {
+    return this.push({ kind: 'bytes', no, value: utf8.encode(value) });
+  }
+
+  /** Embedded message field. */
+  message(no: number, value: ProtoMessage): this {
+    return this.push({ kind: 'message', no, value });
+  }
+
+  private push(f: Field): this {
+    if (this.measured >= 0) throw new Error('ProtoMessage changed after it was measured');
+    this.fields.push(f);
+    return this;
+  }
+
+  /** Encoded size in bytes (cached: the tree must not change afterwards). */
+  size(): number {
+    if (this.measured >= 0) return this.measured;
+    let n = 0;
+    for (const f of this.fields) {
+      n += varintSize(f.no * 8);
+      switch (f.kind) {
+        case 'varint': n += varintSize(f.value); break;
+        case 'float': n += 4; break;
+        case 'bytes': n += varintSize(f.value.byteLength) + f.value.byteLength; break;
+        case 'message': {
+          const m = f.value.size();
+          n += varintSize(m) + m;
+          break;
+        }
+      }
+    }
+    this.measured = n;
+    return n;
+  }
+
+  /** Writes the fields at the writer's position. */
+  writeTo(w: ProtoWriter): void {
+    for (const f of this.fields) {
+      switch (f.kind) {
+        case 'varint':
+          w.tag(f.no, WIRE_VARINT);
+          w.varint(f.value);
+          break;
+        case 'float':
+          w.tag(f.no, WIRE_FIXED32);
+          w.float32(f.value);
+          break;
+        case 'bytes':
+          w.tag(f.no, WIRE_LENGTH_DELIMITED);
+          w.varint(f.value.byteLength);
+          w.raw(f.value);
+          break;
+        case 'message':
+          w.tag(f.no, WIRE_LENGTH_DELIMITED);
+          w.varint(f.value.size());
+          f.value.writeTo(w);
+          break;
+      }
+    }
+  }
+}
+
+/** Sequential writer over one preallocated buffer. */
+export class ProtoWriter {
+  pos = 0;
+  private readonly view: DataView;
+
+  constructor(readonly buffer: Uint8Array) {
+    this.view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  }
+
+  tag(no: number, wire: number): void {
+    this.varint(no * 8 + wire);
+  }
+
+  varint(value: number | bigint): void {
+    if (typeof value === 'number' && value >= 0) {
+      while (value >= 128) {
+        this.buffer[this.pos++] = (value % 128) | 128;
+        value = Math.floor(value / 128);
+      }
+      this.buffer[this.pos++] = value;
+      return;
+    }
+    let u = BigInt.asUintN(64, BigInt(value));
+    while (u >= 128n) {
+      this.buffer[this.pos++] = Number(u & 127n) | 128;
+      u >>= 7n;
+    }
+    this.buffer[this.pos++] = Number(u);
+  }
+
+  float32(value: number): void {
+    this.view.setFloat32(this.pos, value, true);
+    this.pos += 4;
+  }
+
+  raw(bytes: Uint8Array): void {
+    this.buffer.set(bytes, this.pos);
+    this.pos += bytes.byteLength;
+  }
+}
+
+/** Encodes a message tree into a single buffer of exactly its size. */
+export function encodeMessage(message: ProtoMessage): Uint8Array {
+  const out = new Uint8Array(message.size());
+  const w = new ProtoWriter(out);
+  message.writeTo(w);
+  if (w.pos !== out.byteLength) throw new Error(`protobuf size mismatch: measured ${out.byteLength}, wrote ${w.pos}`);
+  return out;
+}

@@ -1,0 +1,17 @@
+/**
+ * Backbones: ONNX models that turn normalized images into a feature pyramid, with the pyramid's
+ * declaration (level names, strides, channels). Exports the contract, torchvision's ResNet-FPN
+ * built from a state dict, and the registry that resolves a backbone by name. Imports only the
+ * shared leaf ./graph.
+ */
+export {
+  type Backbone, type FeaturePyramid, type PyramidLevel, BackboneError, torchvisionFpnLevels, validateLevels,
+} from './backbone.js';
+export { type ResNetFpnBackbone, type ResNetFpnOptions, buildResNetFpn, describe as describeResNetLayout } from './resnetFpn.js';
+export { type ResNetBlock, type ResNetDescription, describeResNet, resnetArchs } from './resnet.js';
+export { type FoldedConv, foldFrozenBatchNorm, frozenBatchNormScale } from './frozenBatchNorm.js';
+export { BackboneWeights, StateDictError, findBackbonePrefix, fpnKeys } from './keys.js';
+export {
+  type BackboneBuildOptions, type BackboneFactory, type OnnxBackboneOptions, BackboneRegistry, createBackboneRegistry,
+  onnxBackbone,
+} from './registry.js';

@@ -1,0 +1,63 @@
+/**
+ * torchvision's `resnet_fpn_backbone` / `BackboneWithFPN` as one ONNX model built from a state
+ * dict: input 'images' [N, 3, H, W] (H, W multiples of 32), outputs '0', '1', '2', '3', 'pool'
+ * [N, C, H/4, W/4] ... [N, C, H/64, W/64].
+ */
+import { GraphBuilder } from './graph/builder.js';
+import type { StateDict } from './graph/tensor.js';
+import { type Backbone, BackboneError, torchvisionFpnLevels } from './backbone.js';
+import { featurePyramidNetwork, fpnChannels } from './fpn.js';
+import { BackboneWeights, findBackbonePrefix } from './keys.js';
+import { type ResNetDescription, describeResNet, resnetArchs, resnetBody } from './resnet.js';
+
+export interface ResNetFpnOptions {
+  /**
+   * FrozenBatchNorm2d eps: torchvision uses 0.0 for its COCO_V1 detection weights
+   * (`overwrite_eps`) and 1e-5 otherwise, so it belongs to the model package.
+   */
+  eps: number;
+  /** Expected torchvision builder name ('resnet50', 'resnext101_32x8d', ...); checked against the weights. */
+  arch?: string;
+  /** Where the backbone sits in the state dict; found from 'body.conv1.weight' when omitted. */
+  prefix?: string;
+}
+
+/** A ResNet-FPN backbone and what its weights say it is. */
+export interface ResNetFpnBackbone extends Backbone {
+  readonly description: ResNetDescription & { fpnChannels: number; eps: number };
+}
+
+/**
+ * Builds torchvision's ResNet-FPN detection backbone from a state dict (a detection model's, with
+ * `backbone.body.` / `backbone.fpn.` keys, or a bare BackboneWithFPN's). Old and new FPN key
+ * names are accepted.
+ * @throws BackboneError for an unrecognised layout or an `arch` the weights contradict;
+ *   StateDictError naming a missing or misshapen key
+ */
+export function buildResNetFpn(stateDict: StateDict, options: ResNetFpnOptions): ResNetFpnBackbone {
+  if (!Number.isFinite(options.eps) || options.eps < 0) {
+    throw new BackboneError(`options.eps must be a non-negative number (FrozenBatchNorm2d eps), got ${options.eps}`);
+  }
+  if (options.arch !== undefined && !resnetArchs.includes(options.arch)) {
+    throw new BackboneError(`options.arch '${options.arch}' is not one of ${resnetArchs.join(', ')}`);
+  }
+  const weights = new BackboneWeights(stateDict, options.prefix ?? findBackbonePrefix(stateDict));
+  const description = describeResNet(weights);
+  if (options.arch !== undefined && options.arch !== description.arch) {
+    throw new BackboneError(`options.arch is '${options.arch}' but the weights are a ${describe(description)}`);
+  }
+  const channels = fpnChannels(weights);
+  const levels = torchvisionFpnLevels(channels);
+  const g = new GraphBuilder(`${description.arch}_fpn`);
+  const images = g.input('images', 'float32', ['N', 3, 'H', 'W']);
+  const body = resnetBody(g, weights, description, images, options.eps);
+  const pyramid = featurePyramidNetwork(g, weights, body, description.layerChannels);
+  levels.forEach((level, i) => g.output(pyramid[i], level.name, 'float32', ['N', channels, `H/${level.stride}`, `W/${level.stride}`]));
+  const onnx = g.serialize({ docString: `torchvision 0.14 resnet_fpn_backbone: ${describe(description)}, FrozenBatchNorm2d eps ${options.eps}` });
+  return { onnx, inputName: 'images', levels, sizeDivisible: 32, description: { ...description, fpnChannels: channels, eps: options.eps } };
+}
+
+/** "resnet50 (Bottleneck [3, 4, 6, 3], groups 1, width per group 64)". */
+export function describe(d: ResNetDescription): string {
+  return `${d.arch} (${d.block} [${d.layers.join(', ')}], depth ${d.depth}, groups ${d.groups}, width per group ${d.widthPerGroup}, channels ${d.stemChannels}/${d.layerChannels.join('/')})`;
+}
