@@ -32,6 +32,9 @@ const dtypeNames = new Set([
   'int16', 'short', 'int8', 'uint8', 'bool', 'complex64', 'complex128', 'complex32',
 ]);
 
+/** Python 2 module names that protocol-2 pickles carry, as Python 3 resolves them (_compat_pickle). */
+const python3Modules: Record<string, string> = { __builtin__: 'builtins', copy_reg: 'copyreg' };
+
 const callables = new Set([
   'collections.OrderedDict', 'torch._utils._rebuild_tensor', 'torch._utils._rebuild_tensor_v2',
   'torch._utils._rebuild_parameter', 'torch._utils._rebuild_parameter_with_state', 'torch.Size', 'argparse.Namespace',
@@ -88,7 +91,8 @@ export function torchPickleHooks(file: string, loadStorage: (pid: PickleValue[])
     v instanceof AllowedGlobal || v instanceof StorageType ? v.qualifiedName : typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) ? v.kind : typeof v;
 
   return {
-    resolveGlobal(module, name) {
+    resolveGlobal(pickledModule, name) {
+      const module = python3Modules[pickledModule] ?? pickledModule;
       const qualified = `${module}.${name}`;
       if ((module === 'torch' || module === 'torch.cuda') && name in storageTypes) return new StorageType(qualified, storageTypes[name]!);
       if (callables.has(qualified) || (module === 'torch' && dtypeNames.has(name))) return new AllowedGlobal(qualified);

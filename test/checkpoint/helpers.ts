@@ -3,7 +3,7 @@
  * written out as files, and an exact tensor comparison.
  */
 import { expect } from 'chai';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostTensor } from '../../backbones/graph/tensor.js';
@@ -14,11 +14,13 @@ export interface CaseMeta {
   keys?: string[];
   hashes?: Record<string, [string, number[], string]>;
   refused?: string;
+  error?: string;
   marker?: string;
 }
 
 let archive: Archive | null = null;
 const folder = join(tmpdir(), `resdet-checkpoint-test-${process.pid}`);
+process.on('exit', () => rmSync(folder, { recursive: true, force: true }));
 
 /** The reference archive (torch runs once, then it is cached). */
 export function cases(): Archive {

@@ -240,6 +240,47 @@ put_file("evil_bare_pickle", pickle.dumps(Payload(os.system, f"touch {marker('ev
 # A whole pickled module instead of its state dict.
 put_file("whole_module", save(nn.Linear(2, 2)), refused="torch.nn.modules.linear.Linear")
 
+# --- corrupt archives: a storage missing, sizes that lie -------------------------------------
+def torch_like_zip(pkl, records):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", pkl)
+        for name, data in records.items():
+            z.writestr(f"archive/{name}", data)
+        if "version" not in records:
+            z.writestr("archive/version", "3\n")
+    return buf.getvalue()
+
+
+class FakeStorage:
+    pass
+
+
+class FakeTensor:
+    def __init__(self, size, stride):
+        self.size, self.stride = size, stride
+
+    def __reduce__(self):
+        return (torch._utils._rebuild_tensor_v2, (FakeStorage(), 0, self.size, self.stride, False, OrderedDict()))
+
+
+def lying_pickle(numel, size, stride):
+    buf = io.BytesIO()
+    p = pickle.Pickler(buf, protocol=2)
+    p.persistent_id = lambda o: ("storage", torch.FloatStorage, "0", "cpu", numel) if isinstance(o, FakeStorage) else None
+    p.dump(OrderedDict([("weight", FakeTensor(size, stride))]))
+    return buf.getvalue()
+
+
+with zipfile.ZipFile(io.BytesIO(zip_bytes)) as z:
+    kept = {i.filename[len("archive/"):]: z.read(i.filename) for i in z.infolist() if i.filename != "archive/data/0"}
+    pkl = kept.pop("data.pkl")
+put_file("missing_storage", torch_like_zip(pkl, kept), error="archive/data/0")
+four = struct.pack("<4f", 1, 2, 3, 4)
+put_file("oversized_view", torch_like_zip(lying_pickle(4, (1000,), (1,)), {"data/0": four}), error="reaches element")
+put_file("strided_past_storage", torch_like_zip(lying_pickle(4, (2, 2), (3, 1)), {"data/0": four}), error="reaches element")
+put_file("oversized_storage", torch_like_zip(lying_pickle(10 ** 15, (4,), (1,)), {"data/0": four}), error="has 16 bytes")
+
 # --- not checkpoints -------------------------------------------------------------------------
 from torchvision.io import encode_png
 put_file("png", bytes(encode_png(torch.zeros(3, 4, 4, dtype=torch.uint8)).numpy().tobytes()))
