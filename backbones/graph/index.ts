@@ -15,4 +15,3 @@ export {
 export { type DeclaredValue, type ModelInterface, readModelInterface } from './inspect.js';
 export { ProtoMessage, ProtoWriter, encodeMessage, varintSize } from './protobuf.js';
 export { StateDictError, hasPrefix, requireWeight } from './stateDictKeys.js';
-export { StateDictError, hasPrefix, requireWeight } from './stateDictKeys.js';
