@@ -13,3 +13,12 @@ export {
 export { batchedNms, nms } from './nms.js';
 // Top-k selection (torch.topk) for the RPN's per-level pre-NMS selection.
 export { topK } from './topk.js';
+// Mask pasting (torchvision roi_heads.paste_masks_in_image) and COCO RLE (pycocotools maskApi.c).
+export {
+  expandBoxesToInt, pasteBinaryMasksInImage, pasteMasksDefaults, pasteMasksInImage,
+  type PasteBinaryMasksOptions, type PasteMasksOptions,
+} from './pasteMasks.js';
+export {
+  compressRle, decompressRle, rleArea, rleDecode, rleEncode, rleFrPoly, rleFrString, rleIou, rleMerge,
+  rleToBbox, rleToString, type CompressedRle, type Rle, type XywhBox,
+} from './rle.js';
