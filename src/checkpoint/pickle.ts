@@ -176,7 +176,11 @@ class Unpickler {
       case 0x86: { const b = this.pop(); this.push([this.pop(), b]); return true; } // TUPLE2
       case 0x87: { const c = this.pop(); const b = this.pop(); this.push([this.pop(), b, c]); return true; } // TUPLE3
       case 0x61: { const v = this.pop(); this.list().push(v); return true; } // APPEND
-      case 0x65: case 0x90: { const vs = this.popMark(); this.list().push(...vs); return true; } // APPENDS, ADDITEMS
+      case 0x65: case 0x90: { // APPENDS, ADDITEMS (a loop, not push(...items): a hostile MARK may hold millions)
+        const items = this.popMark();
+        const list = this.list();
+        for (const v of items) list.push(v);
+        return true; }
       case 0x64: { const d = new PickleDict(); this.setItems(d, this.popMark()); this.push(d); return true; } // DICT
       case 0x73: { const v = this.pop(); const k = this.pop(); this.setItems(this.dict(), [k, v]); return true; } // SETITEM
       case 0x75: { const kv = this.popMark(); this.setItems(this.dict(), kv); return true; } // SETITEMS

@@ -77,7 +77,9 @@ function typedElements(src: StridedSource, first: number, count: number): Source
   const size = elementSize[src.dtype];
   let bytes = src.bytes.subarray(first * size, (first + count) * size);
   if ((bytes.byteOffset % size !== 0) || (src.bigEndian && size > 1)) {
-    bytes = Uint8Array.prototype.slice.call(bytes);
+    const copy = new Uint8Array(bytes.byteLength);
+    copy.set(bytes);
+    bytes = copy;
     if (src.bigEndian) swapBytes(bytes, size);
   }
   const { buffer, byteOffset } = bytes;

@@ -82,6 +82,16 @@ describe('checkpoint: corrupt and foreign files', function () {
     }
   });
 
+  it('a pickle with a 300,000-item APPENDS fails as a CheckpointError, not a stack overflow', async function () {
+    const items = 300_000;
+    const bytes = new Uint8Array(5 + items + 2);
+    bytes.set([0x80, 0x02, 0x5d, 0x28]); // PROTO 2, EMPTY_LIST, MARK
+    bytes.fill(0x4e, 4, 4 + items); // NONE x items
+    bytes.set([0x65, 0x2e], 4 + items); // APPENDS, STOP
+    const err = await rejection(loadCheckpointBuffer(bytes, 'huge-appends'), 'huge APPENDS');
+    expect(err.message).to.include('magic number');
+  });
+
   for (const name of ['small_zip', 'small_legacy', 'small_zip_p4', 'small_legacy_p4', 'small_zip64', 'safetensors', 'model_legacy']) {
     it(`${name}: cut short at many points, every prefix is a CheckpointError`, async function () {
       const bytes = caseBytes(name);
