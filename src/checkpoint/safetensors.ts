@@ -36,7 +36,7 @@ function parseEntry(file: string, name: string, raw: unknown): HeaderEntry {
   const bad = (what: string): never => { throw new CheckpointError(file, `safetensors entry '${name}': ${what}`); };
   if (typeof raw !== 'object' || raw === null) return bad('is not an object');
   const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-  const ours = typeof dtype === 'string' ? dtypes[dtype] : undefined;
+  const ours = typeof dtype === 'string' && Object.hasOwn(dtypes, dtype) ? dtypes[dtype] : undefined;
   if (!ours) return bad(`dtype ${JSON.stringify(dtype)} is not supported (${Object.keys(dtypes).join(', ')})`);
   const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
   if (!Array.isArray(shape) || !shape.every(isIndex)) return bad('shape is not a list of non-negative integers');

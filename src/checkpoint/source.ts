@@ -56,7 +56,12 @@ export async function openFileSource(path: string): Promise<FileSource> {
   } catch (e) {
     throw new CheckpointError(path, `cannot open the checkpoint (${(e as Error).message})`);
   }
-  const { size } = await handle.stat();
+  const stats = await handle.stat();
+  if (!stats.isFile()) {
+    await handle.close();
+    throw new CheckpointError(path, 'is not a regular file (a directory?)');
+  }
+  const size = stats.size;
   return {
     name: path,
     size,
@@ -66,7 +71,9 @@ export async function openFileSource(path: string): Promise<FileSource> {
       // and a Float32Array / BigInt64Array view over it needs no copy.
       const out = Buffer.allocUnsafeSlow(length);
       for (let done = 0; done < length; ) {
-        const { bytesRead } = await handle.read(out, done, length - done, offset + done);
+        const { bytesRead } = await handle.read(out, done, length - done, offset + done).catch((e: Error) => {
+          throw new CheckpointError(path, `cannot read ${length} bytes at ${offset} (${e.message})`);
+        });
         if (bytesRead === 0) {
           throw new CheckpointTruncatedError(path, `file ended at byte ${offset + done} while reading ${length} bytes at ${offset}`);
         }

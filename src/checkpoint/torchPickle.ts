@@ -92,9 +92,10 @@ export function torchPickleHooks(file: string, loadStorage: (pid: PickleValue[])
 
   return {
     resolveGlobal(pickledModule, name) {
-      const module = python3Modules[pickledModule] ?? pickledModule;
+      // Own-property lookups only: names like 'constructor' or '__proto__' must not reach Object.prototype.
+      const module = Object.hasOwn(python3Modules, pickledModule) ? python3Modules[pickledModule]! : pickledModule;
       const qualified = `${module}.${name}`;
-      if ((module === 'torch' || module === 'torch.cuda') && name in storageTypes) return new StorageType(qualified, storageTypes[name]!);
+      if ((module === 'torch' || module === 'torch.cuda') && Object.hasOwn(storageTypes, name)) return new StorageType(qualified, storageTypes[name]!);
       if (callables.has(qualified) || (module === 'torch' && dtypeNames.has(name))) return new AllowedGlobal(qualified);
       return refuse(`refuses the pickle global '${qualified}': a state-dict checkpoint only needs tensors, storages and ` +
         'OrderedDict, and nothing in a checkpoint is ever executed (if this is a whole pickled model, save its state_dict() instead)');

@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { StateDict } from '../../backbones/graph/tensor.js';
 import { CheckpointError, loadCheckpoint, loadCheckpointBuffer } from '../../src/checkpoint/index.js';
 import { caseBytes, caseFile, caseMeta } from './helpers.js';
@@ -71,6 +72,11 @@ describe('checkpoint: corrupt and foreign files', function () {
     expect(err.file).to.equal('/nonexistent/resdet/model.pth');
   });
 
+  it('a directory given as the checkpoint is a CheckpointError', async function () {
+    const err = await rejection(loadCheckpoint(tmpdir()), 'directory');
+    expect(err.message).to.include('not a regular file');
+  });
+
   it('random bytes of several sizes (and an empty file) are CheckpointErrors', async function () {
     const random = prng(1);
     for (const size of [0, 1, 7, 8, 9, 64, 600, 4096, 100_000]) {
@@ -80,6 +86,31 @@ describe('checkpoint: corrupt and foreign files', function () {
         await rejection(loadCheckpointBuffer(bytes, `random-${size}`), `random ${size} bytes`);
       }
     }
+  });
+
+  /** A legacy file around a hand-made object pickle: magic number, protocol 1001, empty sys info. */
+  function legacyWith(objectPickle: number[]): Uint8Array {
+    const magic = [0x80, 2, 0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e];
+    const version = [0x80, 2, 0x4d, 0xe9, 0x03, 0x2e];
+    const sysInfo = [0x80, 2, 0x7d, 0x2e];
+    return Uint8Array.from([...magic, ...version, ...sysInfo, ...objectPickle]);
+  }
+  const ascii = (s: string): number[] => [...Buffer.from(s, 'latin1')];
+
+  for (const [module, name] of [['torch', 'toString'], ['torch', '__proto__'], ['constructor', 'x'], ['__builtin__', 'constructor']]) {
+    it(`GLOBAL '${module}.${name}' is refused by name (no lookup reaches Object.prototype)`, async function () {
+      const bytes = legacyWith([0x80, 2, 0x63, ...ascii(`${module}\n${name}\n`), 0x2e]);
+      const err = await rejection(loadCheckpointBuffer(bytes, 'proto-global'), `${module}.${name}`);
+      expect(err.message).to.include(`.${name}'`).and.include('refuses the pickle global');
+    });
+  }
+
+  it("a safetensors dtype named 'constructor' is refused as an unsupported dtype", async function () {
+    const header = Buffer.from(JSON.stringify({ w: { dtype: 'constructor', shape: [1], data_offsets: [0, 4] } }));
+    const bytes = Buffer.concat([Buffer.alloc(8), header, Buffer.alloc(4)]);
+    bytes.writeBigUInt64LE(BigInt(header.length), 0);
+    const err = await rejection(loadCheckpointBuffer(bytes, 'proto.safetensors'), 'constructor dtype');
+    expect(err.message).to.include('dtype "constructor" is not supported');
   });
 
   it('a pickle with a 300,000-item APPENDS fails as a CheckpointError, not a stack overflow', async function () {
