@@ -106,10 +106,12 @@ export function rleDecode(rle: Rle): Uint8Array {
   let p = 0; // column-major position
   for (let j = 0; j < rle.counts.length; j++) {
     const c = rle.counts[j];
-    if (j % 2 === 1) {
-      for (let q = p; q < p + c; q++) {
-        const x = Math.floor(q / height);
-        mask[(q - x * height) * width + x] = 1;
+    if (j % 2 === 1 && c > 0) {
+      // walk down columns from (y, x) of position p, without a division per pixel
+      let x = Math.floor(p / height), y = p - x * height;
+      for (let left = c; left > 0; left--) {
+        mask[y * width + x] = 1;
+        if (++y === height) { y = 0; x++; }
       }
     }
     p += c;

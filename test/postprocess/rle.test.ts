@@ -8,8 +8,8 @@ import {
 } from '../../postprocess/rle.js';
 import { repoRoot } from '../helpers/reference.js';
 
-// Fixtures written by cocoapi's common/maskApi.c (compiled outside the repository; see the report of
-// the commit that added them): inputs and maskApi.c's outputs.
+// Inputs and outputs of cocoapi's common/maskApi.c, compiled outside the repository (see
+// test/fixtures/rle/README.md for how they were made).
 function fixture<T>(name: string): T {
   return JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'rle', name), 'utf8')) as T;
 }
