@@ -72,6 +72,14 @@ describe('checkpoint: corrupt and foreign files', function () {
     expect(err.file).to.equal('/nonexistent/resdet/model.pth');
   });
 
+  it('a tar archive (the torch < 0.4 format) is reported as unsupported, with what to do', async function () {
+    const tar = new Uint8Array(1024);
+    tar.set(Buffer.from('storages'), 0);
+    tar.set(Buffer.from('ustar'), 257);
+    const err = await rejection(loadCheckpointBuffer(tar, 'old.pth'), 'tar');
+    expect(err.message).to.include('tar format').and.include('re-save');
+  });
+
   it('a directory given as the checkpoint is a CheckpointError', async function () {
     const err = await rejection(loadCheckpoint(tmpdir()), 'directory');
     expect(err.message).to.include('not a regular file');
