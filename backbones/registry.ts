@@ -6,6 +6,7 @@
 import type { StateDict } from './graph/tensor.js';
 import { readModelInterface } from './graph/inspect.js';
 import { ELEM_TYPE } from './graph/onnx.js';
+import { renameOutputs } from './graph/rewrite.js';
 import { type Backbone, BackboneError, type PyramidLevel, validateLevels } from './backbone.js';
 import { buildResNetFpn } from './resnetFpn.js';
 import { resnetArchs } from './resnet.js';
@@ -24,12 +25,17 @@ export interface OnnxBackboneOptions {
   inputName?: string;
   /** Padding multiple the input must respect; default 32, as torchvision pads detection inputs. */
   sizeDivisible?: number;
+  /**
+   * Level name -> the model's output name, for outputs not named as their level (torch.onnx.export
+   * refuses '0'..'3'); the model is rewritten so that each level's output carries its name.
+   */
+  outputNames?: Readonly<Record<string, string>>;
 }
 
 /**
  * Wraps a user's ONNX model as a backbone after checking it against its level declaration: one
- * float image input [N, 3, H, W], and one float output per level, named as the level, whose
- * declared channel dimension (when fixed) equals the level's channels.
+ * float image input [N, 3, H, W], and one float output per level (named as the level, or as
+ * `outputNames` says) whose declared channel dimension (when fixed) equals the level's channels.
  * @throws BackboneError naming the input, output or level that does not fit
  */
 export function onnxBackbone(model: Uint8Array, levels: readonly PyramidLevel[], options: OnnxBackboneOptions = {}): Backbone {
@@ -51,18 +57,26 @@ export function onnxBackbone(model: Uint8Array, levels: readonly PyramidLevel[],
   if (input.elemType !== ELEM_TYPE.float32 || (input.shape && (input.shape.length !== 4 || (typeof input.shape[1] === 'number' && input.shape[1] !== 3)))) {
     throw new BackboneError(`backbone input '${input.name}' must be float32 [N, 3, H, W], is type ${input.elemType} [${input.shape ?? '?'}]`);
   }
+  const renames = new Map<string, string>();
   for (const level of levels) {
-    const out = info.outputs.find((v) => v.name === level.name);
+    const outputName = options.outputNames?.[level.name] ?? level.name;
+    const out = info.outputs.find((v) => v.name === outputName);
     if (!out) {
-      throw new BackboneError(`backbone model has no output '${level.name}' for the declared level (outputs: ${info.outputs.map((v) => `'${v.name}'`).join(', ')})`);
+      throw new BackboneError(`backbone model has no output '${outputName}' for level '${level.name}' (outputs: ${info.outputs.map((v) => `'${v.name}'`).join(', ')})`);
+    }
+    if (outputName !== level.name) {
+      if (info.outputs.some((v) => v.name === level.name)) {
+        throw new BackboneError(`backbone output '${outputName}' cannot be renamed to level '${level.name}': the model has an output of that name`);
+      }
+      renames.set(outputName, level.name);
     }
     const c = out.shape?.[1];
     if (out.elemType !== ELEM_TYPE.float32 || (typeof c === 'number' && c !== level.channels)) {
-      throw new BackboneError(`backbone output '${level.name}' is type ${out.elemType} [${out.shape ?? '?'}], declared float32 with ${level.channels} channels`);
+      throw new BackboneError(`backbone output '${outputName}' (level '${level.name}') is type ${out.elemType} [${out.shape ?? '?'}], declared float32 with ${level.channels} channels`);
     }
   }
-  const sizeDivisible = options.sizeDivisible ?? 32;
-  return { onnx: model, inputName: input.name, levels: [...levels], sizeDivisible };
+  const onnx = renames.size > 0 ? renameOutputs(model, renames) : model;
+  return { onnx, inputName: input.name, levels: [...levels], sizeDivisible: options.sizeDivisible ?? 32 };
 }
 
 /** Backbone factories by name. */

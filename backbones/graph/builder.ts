@@ -71,6 +71,7 @@ export const attr = {
   string: (value: string): OnnxAttribute => ({ type: 'string', value }),
   ints: (value: readonly number[]): OnnxAttribute => ({ type: 'ints', value }),
   floats: (value: readonly number[]): OnnxAttribute => ({ type: 'floats', value }),
+  tensor: (value: OnnxTensor): OnnxAttribute => ({ type: 'tensor', value }),
 };
 
 export class GraphBuilder {

@@ -13,5 +13,6 @@ export {
   type OnnxValueInfo, ELEM_TYPE, serializeModel,
 } from './onnx.js';
 export { type DeclaredValue, type ModelInterface, readModelInterface } from './inspect.js';
-export { ProtoMessage, ProtoWriter, encodeMessage, varintSize } from './protobuf.js';
+export { type RawField, ProtoMessage, ProtoWriter, encodeMessage, readFields, varintSize } from './protobuf.js';
 export { StateDictError, hasPrefix, requireWeight } from './stateDictKeys.js';
+export { renameOutputs } from './rewrite.js';

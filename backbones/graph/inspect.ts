@@ -4,6 +4,7 @@
  * skipped by length, never decoded.
  */
 import type { Dim } from './onnx.js';
+import { readFields as fields } from './protobuf.js';
 
 /** A graph input or output as declared in the model; elemType is TensorProto.DataType's code. */
 export interface DeclaredValue {
@@ -23,42 +24,7 @@ export interface ModelInterface {
   initializerNames: Set<string>;
 }
 
-interface RawField { no: number; wire: number; varint: bigint; bytes: Uint8Array }
-
 const utf8 = new TextDecoder();
-
-/** Iterates the top-level fields of one encoded message. */
-function* fields(buf: Uint8Array): Generator<RawField> {
-  let pos = 0;
-  const readVarint = (): bigint => {
-    let result = 0n;
-    for (let shift = 0n; ; shift += 7n) {
-      if (pos >= buf.length) throw new Error('truncated varint');
-      const b = buf[pos++];
-      result |= BigInt(b & 127) << shift;
-      if (b < 128) return result;
-    }
-  };
-  const empty = new Uint8Array(0);
-  while (pos < buf.length) {
-    const key = Number(readVarint());
-    const no = key >>> 3;
-    const wire = key & 7;
-    switch (wire) {
-      case 0: yield { no, wire, varint: readVarint(), bytes: empty }; break;
-      case 1: pos += 8; break;
-      case 5: pos += 4; break;
-      case 2: {
-        const len = Number(readVarint());
-        if (pos + len > buf.length) throw new Error(`field ${no} runs past the end of its message`);
-        yield { no, wire, varint: 0n, bytes: buf.subarray(pos, pos + len) };
-        pos += len;
-        break;
-      }
-      default: throw new Error(`unsupported protobuf wire type ${wire}`);
-    }
-  }
-}
 
 function valueInfo(buf: Uint8Array): DeclaredValue {
   const v: DeclaredValue = { name: '', elemType: 0 };

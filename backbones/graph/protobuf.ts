@@ -1,5 +1,6 @@
 /**
- * A minimal protocol-buffers (proto2 wire format) writer, enough for ONNX's ModelProto.
+ * A minimal protocol-buffers (proto2 wire format) writer, enough for ONNX's ModelProto, and a
+ * field reader for inspecting and rewriting models.
  *
  * Messages are assembled as trees of fields whose large payloads (initializer raw_data) are views
  * over the caller's typed arrays, not copies. `encodeMessage` measures the whole tree first and
@@ -173,4 +174,43 @@ export function encodeMessage(message: ProtoMessage): Uint8Array {
   message.writeTo(w);
   if (w.pos !== out.byteLength) throw new Error(`protobuf size mismatch: measured ${out.byteLength}, wrote ${w.pos}`);
   return out;
+}
+
+/** One field as read: `varint` for wire type 0, `bytes` (a view, not a copy) for length-delimited. */
+export interface RawField { no: number; wire: number; varint: bigint; bytes: Uint8Array }
+
+/**
+ * Iterates the top-level fields of one encoded message (fixed32/fixed64 fields are skipped).
+ * @throws Error on truncated or malformed input
+ */
+export function* readFields(buf: Uint8Array): Generator<RawField> {
+  let pos = 0;
+  const readVarint = (): bigint => {
+    let result = 0n;
+    for (let shift = 0n; ; shift += 7n) {
+      if (pos >= buf.length) throw new Error('truncated varint');
+      const b = buf[pos++];
+      result |= BigInt(b & 127) << shift;
+      if (b < 128) return result;
+    }
+  };
+  const empty = new Uint8Array(0);
+  while (pos < buf.length) {
+    const key = Number(readVarint());
+    const no = key >>> 3;
+    const wire = key & 7;
+    switch (wire) {
+      case 0: yield { no, wire, varint: readVarint(), bytes: empty }; break;
+      case 1: pos += 8; break;
+      case 5: pos += 4; break;
+      case 2: {
+        const len = Number(readVarint());
+        if (pos + len > buf.length) throw new Error(`field ${no} runs past the end of its message`);
+        yield { no, wire, varint: 0n, bytes: buf.subarray(pos, pos + len) };
+        pos += len;
+        break;
+      }
+      default: throw new Error(`unsupported protobuf wire type ${wire}`);
+    }
+  }
 }
