@@ -22,6 +22,7 @@
  */
 import { boxCount } from './boxes.js';
 import { OperatorInputError } from './errors.js';
+import { greedyNms, NmsWorkspace } from './nmsGreedy.js';
 import { stableSortDescending, torchSortDescending } from './nmsSort.js';
 
 /** torchvision switches batched_nms to the per-class loop when boxes.numel() > 4000 on CPU. */
@@ -40,7 +41,7 @@ export function nms(boxes: Float32Array, scores: Float32Array, iouThreshold: num
   const order = identity(n);
   stableSortDescending(scores, order, n);
   const keep = new Int32Array(n);
-  const count = suppress(order, n, boxes, iouThreshold, new Workspace(n), keep, 0);
+  const count = greedyNms(order, n, boxes, iouThreshold, new NmsWorkspace(n), keep, 0);
   return keep.slice(0, count);
 }
 
@@ -89,71 +90,6 @@ function identity(n: number): Int32Array {
   return out;
 }
 
-/** Scratch arrays reused across the per-class calls of one batchedNms. */
-class Workspace {
-  readonly x1: Float64Array;
-  readonly y1: Float64Array;
-  readonly x2: Float64Array;
-  readonly y2: Float64Array;
-  readonly area: Float64Array;
-  readonly alive: Int32Array;
-  constructor(n: number) {
-    this.x1 = new Float64Array(n);
-    this.y1 = new Float64Array(n);
-    this.x2 = new Float64Array(n);
-    this.y2 = new Float64Array(n);
-    this.area = new Float64Array(n);
-    this.alive = new Int32Array(n);
-  }
-}
-
-/**
- * The greedy loop of the C++ kernel over boxes already in visiting order.
- * Equal in result to torchvision's loop, faster in two exact ways: the not-yet-suppressed boxes are
- * kept compacted in `alive` (no pass over suppressed ones), and a pair whose intersection is empty
- * is skipped before the division (its IoU is 0, -0 or NaN, never > a threshold >= 0).
- * @param order [count] box indices in visiting order
- * @param boxes Float32Array [*, 4] coordinates the IoU is computed on
- * @param keep receives the kept indices from keepOffset on
- * @returns number of kept boxes
- */
-function suppress(
-  order: Int32Array, count: number, boxes: Float32Array, iouThreshold: number, ws: Workspace, keep: Int32Array, keepOffset: number,
-): number {
-  const { x1, y1, x2, y2, area, alive } = ws;
-  const f = Math.fround;
-  for (let p = 0; p < count; p++) {
-    const b = 4 * order[p];
-    x1[p] = boxes[b]; y1[p] = boxes[b + 1]; x2[p] = boxes[b + 2]; y2[p] = boxes[b + 3];
-    area[p] = f(f(x2[p] - x1[p]) * f(y2[p] - y1[p]));
-    alive[p] = p;
-  }
-  let kept = 0;
-  let aliveCount = count;
-  for (let head = 0; head < aliveCount; head++) {
-    const i = alive[head];
-    keep[keepOffset + kept++] = order[i];
-    const ix1 = x1[i], iy1 = y1[i], ix2 = x2[i], iy2 = y2[i], iarea = area[i];
-    let write = head + 1;
-    for (let r = head + 1; r < aliveCount; r++) {
-      const j = alive[r];
-      const xx1 = ix1 > x1[j] ? ix1 : x1[j];
-      const xx2 = ix2 < x2[j] ? ix2 : x2[j];
-      if (xx2 > xx1) {
-        const yy1 = iy1 > y1[j] ? iy1 : y1[j];
-        const yy2 = iy2 < y2[j] ? iy2 : y2[j];
-        if (yy2 > yy1) {
-          const inter = f(f(xx2 - xx1) * f(yy2 - yy1));
-          if (f(inter / f(f(iarea + area[j]) - inter)) > iouThreshold) continue;
-        }
-      }
-      alive[write++] = j;
-    }
-    aliveCount = write;
-  }
-  return kept;
-}
-
 /**
  * `_batched_nms_coordinate_trick`: one NMS over boxes shifted by idx * (max_coordinate + 1),
  * all in float32 like torch (the shift rounds coordinates, which is part of the parity).
@@ -171,7 +107,7 @@ function batchedNmsCoordinateTrick(boxes: Float32Array, scores: Float32Array, id
   const order = identity(n);
   stableSortDescending(scores, order, n);
   const keep = new Int32Array(n);
-  const count = suppress(order, n, shifted, iouThreshold, new Workspace(n), keep, 0);
+  const count = greedyNms(order, n, shifted, iouThreshold, new NmsWorkspace(n), keep, 0);
   return keep.slice(0, count);
 }
 
@@ -183,7 +119,7 @@ function batchedNmsCoordinateTrick(boxes: Float32Array, scores: Float32Array, id
 function batchedNmsVanilla(boxes: Float32Array, scores: Float32Array, idxs: Int32Array, iouThreshold: number): Int32Array {
   const n = scores.length;
   const { members, groupStarts } = groupByCategory(idxs);
-  const ws = new Workspace(n);
+  const ws = new NmsWorkspace(n);
   const sortScratch = new Float64Array(n);
   const order = new Int32Array(n);
   const keptPerGroup = new Int32Array(n);
@@ -193,7 +129,7 @@ function batchedNmsVanilla(boxes: Float32Array, scores: Float32Array, idxs: Int3
     const m = groupStarts[g + 1] - start;
     order.set(members.subarray(start, start + m));
     stableSortDescending(scores, order, m, sortScratch);
-    const kept = suppress(order, m, boxes, iouThreshold, ws, keptPerGroup, 0);
+    const kept = greedyNms(order, m, boxes, iouThreshold, ws, keptPerGroup, 0);
     for (let k = 0; k < kept; k++) keepMask[keptPerGroup[k]] = 1;
   }
   const keys = new Float32Array(n);
