@@ -50,7 +50,9 @@ export function nms(boxes: Float32Array, scores: Float32Array, iouThreshold: num
  * switch: per-class loop for N > 1000, coordinate offsets otherwise.
  * @param boxes Float32Array [N, 4] x1,y1,x2,y2
  * @param scores Float32Array [N]
- * @param idxs Int32Array [N] category of each box (any integers; boxes of different categories never suppress each other)
+ * @param idxs Int32Array [N] category of each box (any integers). Boxes of different categories do not
+ *   suppress each other, except as in torchvision's <= 1000-box branch: there a coordinate below -1
+ *   can reach into another category's offset range, and large offsets round coordinates.
  * @param iouThreshold boxes with IoU > iouThreshold with a higher-scoring kept box of the same category are discarded
  * @returns Int32Array [K] kept indices, by decreasing score (ties in torch's order)
  */

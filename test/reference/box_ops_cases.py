@@ -88,6 +88,38 @@ out.put("nms/duplicates/scores", torch.full((300,), 0.5))
 for t in [0.0, 0.3, 0.5, 0.7, 1.0]:
     out.put("nms/duplicates/keep_%g" % t, box_ops.nms(dup, torch.full((300,), 0.5), t))
 cases["nms"].append("nms/duplicates")
+# shapes that stress how overlapping pairs are searched for (grid or quadratic loop in ours)
+def tiny_and_huge(n, g):  # mostly 1-5 px boxes plus a few near image-sized ones
+    b = make_boxes(n, g)
+    b[:, 2:] = b[:, :2] + torch.rand(n, 2, generator=g) * 4 + 1
+    big = torch.randint(0, n, (n // 20,), generator=g)
+    b[big, 2:] = b[big, :2] + 700 + torch.rand(len(big), 2, generator=g) * 200
+    return b
+
+
+def all_empty(n, g):  # zero-area and inverted boxes only: nothing overlaps anything
+    b = make_boxes(n, g)
+    b[: n // 2, 2] = b[: n // 2, 0]
+    b[n // 2:] = b[n // 2:][:, [2, 3, 0, 1]]
+    return b
+
+
+def huge_span(n, g):  # finite coordinates near float32's limit: spans and areas overflow float32
+    b = make_boxes(n, g)
+    b[: n // 3] *= 1e34
+    b[n // 3: 2 * n // 3] = b[n // 3: 2 * n // 3] * 1e34 - 2e38
+    return b
+
+
+for label, maker in [("tiny_and_huge", tiny_and_huge), ("all_empty", all_empty), ("huge_span", huge_span)]:
+    boxes = maker(2000, g)
+    scores = make_scores(2000, g, "mixed")
+    name = "nms/" + label
+    out.put(name + "/boxes", boxes)
+    out.put(name + "/scores", scores)
+    for t in [0.0, 0.3, 0.5, 0.7, 1.0]:
+        out.put(name + "/keep_%g" % t, box_ops.nms(boxes, scores, t))
+    cases["nms"].append(name)
 # infinite scores are legal: they sort first / last
 inf_boxes = make_boxes(200, g)
 inf_scores = make_scores(200, g, "ties")
