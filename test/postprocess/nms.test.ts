@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { OperatorInputError } from '../../postprocess/errors.js';
 import { batchedNms, nms } from '../../postprocess/nms.js';
-import { torchSortDescending } from '../../postprocess/nmsSort.js';
+import { stableSortDescending, torchSortDescending } from '../../postprocess/nmsSort.js';
 import { torchReference } from '../helpers/reference.js';
 import { getFloat32, getInt } from '../helpers/tensorArchive.js';
 
@@ -22,14 +22,35 @@ function expectSameIndices(actual: Int32Array, expected: Int32Array, what: strin
   expect(at, `${what}: first difference at ${at} (ours ${actual[at]}, torchvision ${expected[at]}; lengths ${actual.length} vs ${expected.length})`).to.equal(-1);
 }
 
-describe('torchSortDescending (torch 1.13 CPU sort, descending, unstable)', () => {
-  it('orders exact ties as torch.sort(descending=True) does, for sizes around the insertion-sort cutoff (16) and up to 5000, heapsort fallback included', () => {
+describe('score sorts (torch 1.13 CPU)', () => {
+  it('torchSortDescending orders exact ties as torch.sort(descending=True) does (unstable std::sort: sizes around the insertion-sort cutoff of 16 up to 5000, heapsort fallback, -0/+0 and infinities)', () => {
     for (const name of cases.sort) {
       const keys = getFloat32(ref, `${name}/keys`).slice();
       const order = Int32Array.from(keys, (_, i) => i);
       torchSortDescending(keys, order, keys.length);
       expectSameIndices(order, getInt(ref, `${name}/order`), name);
     }
+  });
+
+  it('stableSortDescending orders as torch.sort(descending=True, stable=True), the nms kernel\'s sort (ties by index, -0 equal to +0)', () => {
+    for (const name of cases.sort) {
+      const keys = getFloat32(ref, `${name}/keys`);
+      const order = Int32Array.from(keys, (_, i) => i);
+      stableSortDescending(keys, order, keys.length);
+      expectSameIndices(order, getInt(ref, `${name}/stable_order`), name);
+    }
+  });
+
+  it('stableSortDescending gives the same order through its fallback for more than 2^21 scores', () => {
+    const big = new Float32Array((1 << 21) + 8);
+    const picked = Int32Array.from({ length: 300 }, (_, k) => k * 7000);
+    for (let k = 0; k < picked.length; k++) big[picked[k]] = [0, -0, 0.5, Infinity, -Infinity][k % 5];
+    const viaFallback = picked.slice();
+    stableSortDescending(big, viaFallback, picked.length);
+    const small = Float32Array.from(picked, (i) => big[i]);
+    const viaKeys = Int32Array.from(picked, (_, k) => k);
+    stableSortDescending(small, viaKeys, picked.length);
+    expectSameIndices(viaFallback, Int32Array.from(viaKeys, (k) => picked[k]), 'fallback vs keyed sort');
   });
 });
 

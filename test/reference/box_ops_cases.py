@@ -61,13 +61,20 @@ for n in [2, 16, 17, 33, 100, 1000, 5000]:
         keys = torch.randint(0, levels, (n,), generator=g).float() / 7
         out.put(name + "/keys", keys)
         out.put(name + "/order", keys.sort(descending=True)[1])
+        out.put(name + "/stable_order", keys.sort(descending=True, stable=True)[1])
         cases["sort"].append(name)
+signed = torch.tensor([0.0, -0.0, 1.0, -0.0, float("inf"), 0.0, float("-inf"), -1.0, 0.0, float("inf")] * 5)
+out.put("sort/signed_zero_inf/keys", signed)
+out.put("sort/signed_zero_inf/order", signed.sort(descending=True)[1])
+out.put("sort/signed_zero_inf/stable_order", signed.sort(descending=True, stable=True)[1])
+cases["sort"].append("sort/signed_zero_inf")
 for n in [1000, 5000]:  # patterns that drive introsort into its heapsort fallback
     pipe = torch.cat([torch.arange(n // 2), torch.arange(n // 2).flip(0)]).float()
     for label, keys in [("asc", torch.arange(n).float()), ("pipe", pipe)]:
         name = "sort/%s%d" % (label, n)
         out.put(name + "/keys", keys)
         out.put(name + "/order", keys.sort(descending=True)[1])
+        out.put(name + "/stable_order", keys.sort(descending=True, stable=True)[1])
         cases["sort"].append(name)
 
 # --- nms
@@ -120,6 +127,14 @@ for label, maker in [("tiny_and_huge", tiny_and_huge), ("all_empty", all_empty),
     for t in [0.0, 0.3, 0.5, 0.7, 1.0]:
         out.put(name + "/keep_%g" % t, box_ops.nms(boxes, scores, t))
     cases["nms"].append(name)
+# -0.0 ties with 0.0 in torch's sort: which duplicate survives follows the index
+zero_boxes = make_boxes(40, g)[:4].repeat(10, 1)
+zero_scores = torch.tensor([0.0, -0.0, 0.5, -0.0] * 10)
+out.put("nms/signed_zero_scores/boxes", zero_boxes)
+out.put("nms/signed_zero_scores/scores", zero_scores)
+for t in [0.0, 0.3, 0.5, 0.7, 1.0]:
+    out.put("nms/signed_zero_scores/keep_%g" % t, box_ops.nms(zero_boxes, zero_scores, t))
+cases["nms"].append("nms/signed_zero_scores")
 # infinite scores are legal: they sort first / last
 inf_boxes = make_boxes(200, g)
 inf_scores = make_scores(200, g, "ties")
