@@ -7,8 +7,8 @@
  * 1.13 CPU runs libstdc++'s `std::sort` on (value, index) pairs with the
  * comparator `a > b`. `std::sort` is an introsort (median-of-three quicksort, heapsort past a depth
  * of 2*floor(log2 n), a final insertion sort over runs of 16), so it is NOT stable for n > 16: the
- * order of equal scores depends on the algorithm's exact swaps. Which of two tied, overlapping boxes
- * NMS keeps depends on that order, so we replay the same swaps (GCC 12's libstdc++, the compiler of
+ * order of equal scores depends on the algorithm's exact swaps. batchedNms's output order of tied
+ * kept boxes (and so which survive a later top-k) depends on it, so we replay the same swaps (GCC 12's libstdc++, the compiler of
  * Debian's torch 1.13) instead of using a stable sort. NaN keys are not supported (callers reject
  * them), so the comparator is a plain `>`.
  *
