@@ -8,6 +8,7 @@
  * bias are computed with float32 rounding at every step, as torch does, so the folded values equal
  * the ones torch multiplies by.
  */
+import type { ComputedFloat32 } from './graph/onnx.js';
 import type { HostTensor } from './graph/tensor.js';
 import type { FrozenBatchNormTensors } from './keys.js';
 
@@ -41,18 +42,37 @@ export function frozenBatchNormScale(bn: FrozenBatchNormTensors, eps: number): {
 }
 
 /**
+ * The weight of a bias-free convolution `convWeight` [Cout, ...] with per-channel `scale` folded
+ * in, computed chunk by chunk when the model is serialized (no second copy of the weights).
+ */
+export function scaledWeight(convWeight: HostTensor, scale: Float32Array): ComputedFloat32 {
+  const src = convWeight.data as Float32Array;
+  const perChannel = src.length / scale.length;
+  return {
+    length: src.length,
+    fill(chunk: Float32Array, start: number): void {
+      let c = Math.floor(start / perChannel);
+      let channelEnd = (c + 1) * perChannel;
+      let s = scale[c];
+      for (let i = 0, j = start; i < chunk.length; i++, j++) {
+        if (j === channelEnd) {
+          s = scale[++c];
+          channelEnd += perChannel;
+        }
+        chunk[i] = src[j] * s;
+      }
+    },
+  };
+}
+
+/**
  * Folds a FrozenBatchNorm2d into the bias-free convolution `convWeight` [Cout, ...] before it.
  * @returns a new weight (the input is left untouched) and the bias
  */
 export function foldFrozenBatchNorm(convWeight: HostTensor, bn: FrozenBatchNormTensors, eps: number): FoldedConv {
   const { scale, shift } = frozenBatchNormScale(bn, eps);
-  const src = convWeight.data as Float32Array;
-  const out = new Float32Array(src.length);
-  const perChannel = src.length / scale.length;
-  for (let c = 0, i = 0; c < scale.length; c++) {
-    const s = scale[c];
-    for (const end = i + perChannel; i < end; i++) out[i] = src[i] * s;
-  }
+  const out = new Float32Array(convWeight.data.length);
+  scaledWeight(convWeight, scale).fill(out, 0);
   return {
     weight: { dtype: 'float32', shape: [...convWeight.shape], data: out },
     bias: { dtype: 'float32', shape: [scale.length], data: shift },

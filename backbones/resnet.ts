@@ -9,7 +9,7 @@
  */
 import type { GraphBuilder, Value } from './graph/builder.js';
 import { BackboneError } from './backbone.js';
-import { foldFrozenBatchNorm } from './frozenBatchNorm.js';
+import { frozenBatchNormScale, scaledWeight } from './frozenBatchNorm.js';
 import { type BackboneWeights, resnetKeys } from './keys.js';
 
 export type ResNetBlock = 'BasicBlock' | 'Bottleneck';
@@ -89,15 +89,16 @@ export function describeResNet(weights: BackboneWeights): ResNetDescription {
   };
 }
 
-/** Adds a convolution with its FrozenBatchNorm2d folded in; `module` and `bn` are key stems. */
+/** Adds a convolution with its FrozenBatchNorm2d folded in; `conv` and `bn` are key stems. */
 function convBn(g: GraphBuilder, weights: BackboneWeights, x: Value, conv: string, bn: string, eps: number,
   shape: readonly number[], opts: { stride?: number; pad?: number; group?: number } = {}): Value {
   const w = weights.get(`${conv}.weight`, shape);
-  const folded = foldFrozenBatchNorm(w, weights.frozenBatchNorm(bn, w.shape[0]), eps);
+  const { scale, shift } = frozenBatchNormScale(weights.frozenBatchNorm(bn, w.shape[0]), eps);
   const p = opts.pad ?? 0;
   const s = opts.stride ?? 1;
-  return g.conv(x, g.initializer(`${conv}.weight`, folded.weight), g.initializer(`${conv}.bias`, folded.bias),
-    { strides: [s, s], pads: [p, p, p, p], group: opts.group ?? 1 });
+  const weight = g.computedInitializer(`${conv}.weight`, w.shape, scaledWeight(w, scale));
+  const bias = g.initializer(`${conv}.bias`, { dtype: 'float32', shape: [shift.length], data: shift });
+  return g.conv(x, weight, bias, { strides: [s, s], pads: [p, p, p, p], group: opts.group ?? 1 });
 }
 
 /** One BasicBlock or Bottleneck: relu(body(x) + identity or downsample(x)). */

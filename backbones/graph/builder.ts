@@ -11,7 +11,7 @@
 import type { HostTensor } from './tensor.js';
 import { numel } from './tensor.js';
 import {
-  type Dim, type ElemType, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor,
+  type ComputedFloat32, type Dim, type ElemType, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor,
   type OnnxValueInfo, serializeModel,
 } from './onnx.js';
 
@@ -105,6 +105,17 @@ export class GraphBuilder {
     }
     this.claim(name);
     this.initializers.push({ name, dtype: tensor.dtype, dims: tensor.shape, data: tensor.data });
+    return name as Value;
+  }
+
+  /**
+   * Adds a float32 initializer whose values are computed while the model is serialized (folded
+   * weights), so a large model never holds them twice.
+   */
+  computedInitializer(name: string, shape: readonly number[], values: ComputedFloat32): Value {
+    if (numel(shape) !== values.length) throw new RangeError(`initializer '${name}': shape [${shape}] does not hold ${values.length} values`);
+    this.claim(name);
+    this.initializers.push({ name, dtype: 'float32', dims: [...shape], data: values });
     return name as Value;
   }
 

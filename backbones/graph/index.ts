@@ -9,10 +9,10 @@ export {
   DEFAULT_IR_VERSION, DEFAULT_OPSET, GraphBuilder, attr,
 } from './builder.js';
 export {
-  type Dim, type ElemType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor,
+  type ComputedFloat32, type Dim, type ElemType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor,
   type OnnxValueInfo, ELEM_TYPE, serializeModel,
 } from './onnx.js';
 export { type DeclaredValue, type ModelInterface, readModelInterface } from './inspect.js';
-export { type RawField, ProtoMessage, ProtoWriter, encodeMessage, readFields, varintSize } from './protobuf.js';
+export { type ByteSource, type RawField, ProtoMessage, ProtoWriter, encodeMessage, readFields, varintSize } from './protobuf.js';
 export { StateDictError, hasPrefix, requireWeight } from './stateDictKeys.js';
 export { renameOutputs } from './rewrite.js';

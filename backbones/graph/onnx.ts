@@ -4,7 +4,7 @@
  * Only the fields resdet writes are covered; field numbers are those of onnx/onnx.proto
  * (IR version 8, the version that goes with opset 17).
  */
-import { ProtoMessage, encodeMessage } from './protobuf.js';
+import { type ByteSource, ProtoMessage, encodeMessage } from './protobuf.js';
 
 /** Element types our graphs use, with their TensorProto.DataType codes. */
 export const ELEM_TYPE = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9 } as const;
@@ -13,12 +13,22 @@ export type ElemType = keyof typeof ELEM_TYPE;
 /** A dimension: a fixed size, or a symbolic name (dim_param) for a dynamic one. */
 export type Dim = number | string;
 
+/**
+ * float32 values computed while the model is written (e.g. weights with a batch norm folded in),
+ * so that they never exist in memory besides the serialized model.
+ */
+export interface ComputedFloat32 {
+  readonly length: number;
+  /** Writes elements [start, start + chunk.length) into `chunk`. */
+  fill(chunk: Float32Array, start: number): void;
+}
+
 /** A constant tensor stored in the model (an initializer or a tensor attribute). */
 export interface OnnxTensor {
   name: string;
   dtype: 'float32' | 'int64' | 'int32';
   dims: readonly number[];
-  data: Float32Array | BigInt64Array | Int32Array;
+  data: Float32Array | BigInt64Array | Int32Array | ComputedFloat32;
 }
 
 /** A node attribute, tagged with its AttributeProto type. */
@@ -69,14 +79,34 @@ const ATTRIBUTE_TYPE = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, ints
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** raw_data is little-endian: a view of the caller's array on LE hosts, a swapped copy otherwise. */
-function rawBytes(data: OnnxTensor['data']): Uint8Array {
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (littleEndian) return bytes;
-  const size = data.BYTES_PER_ELEMENT;
+function swapBytes(bytes: Uint8Array, size: number): Uint8Array {
   const out = new Uint8Array(bytes.length);
   for (let i = 0; i < bytes.length; i += size) for (let k = 0; k < size; k++) out[i + k] = bytes[i + size - 1 - k];
   return out;
+}
+
+/** Elements computed per call of a ComputedFloat32's fill: 256 KiB of scratch. */
+const CHUNK = 65536;
+
+/** raw_data is little-endian: a view of the caller's array on LE hosts, a swapped copy otherwise. */
+function rawBytes(data: OnnxTensor['data']): Uint8Array | ByteSource {
+  if (!ArrayBuffer.isView(data)) {
+    const source = data;
+    return {
+      byteLength: source.length * 4,
+      writeTo(target: Uint8Array): void {
+        const chunk = new Float32Array(Math.min(CHUNK, source.length));
+        for (let start = 0; start < source.length; start += chunk.length) {
+          const part = chunk.subarray(0, Math.min(chunk.length, source.length - start));
+          source.fill(part, start);
+          const bytes = new Uint8Array(part.buffer, 0, part.byteLength);
+          target.set(littleEndian ? bytes : swapBytes(bytes, 4), start * 4);
+        }
+      },
+    };
+  }
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return littleEndian ? bytes : swapBytes(bytes, data.BYTES_PER_ELEMENT);
 }
 
 function tensorProto(t: OnnxTensor): ProtoMessage {

@@ -13,10 +13,17 @@ const WIRE_VARINT = 0;
 const WIRE_FIXED32 = 5;
 const WIRE_LENGTH_DELIMITED = 2;
 
+/** Bytes produced while the message is written, straight into the output buffer. */
+export interface ByteSource {
+  readonly byteLength: number;
+  /** Fills `target` (exactly byteLength bytes). */
+  writeTo(target: Uint8Array): void;
+}
+
 type Field =
   | { kind: 'varint'; no: number; value: number | bigint }
   | { kind: 'float'; no: number; value: number }
-  | { kind: 'bytes'; no: number; value: Uint8Array }
+  | { kind: 'bytes'; no: number; value: Uint8Array | ByteSource }
   | { kind: 'message'; no: number; value: ProtoMessage };
 
 const utf8 = new TextEncoder();
@@ -57,8 +64,8 @@ export class ProtoMessage {
     return this.push({ kind: 'float', no, value });
   }
 
-  /** bytes field; the array is referenced, not copied, until the message is encoded. */
-  bytes(no: number, value: Uint8Array): this {
+  /** bytes field; the array is referenced, not copied, or the source called, when the message is encoded. */
+  bytes(no: number, value: Uint8Array | ByteSource): this {
     return this.push({ kind: 'bytes', no, value });
   }
 
@@ -161,8 +168,9 @@ export class ProtoWriter {
     this.pos += 4;
   }
 
-  raw(bytes: Uint8Array): void {
-    this.buffer.set(bytes, this.pos);
+  raw(bytes: Uint8Array | ByteSource): void {
+    if (bytes instanceof Uint8Array) this.buffer.set(bytes, this.pos);
+    else bytes.writeTo(this.buffer.subarray(this.pos, this.pos + bytes.byteLength));
     this.pos += bytes.byteLength;
   }
 }
