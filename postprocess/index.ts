@@ -22,3 +22,9 @@ export {
   compressRle, decompressRle, rleArea, rleDecode, rleEncode, rleFrPoly, rleFrString, rleIou, rleMerge,
   rleToBbox, rleToString, type CompressedRle, type Rle, type XywhBox,
 } from './rle.js';
+// RoIAlign and MultiScaleRoIAlign (torchvision ops/roi_align.py + CPU kernel, ops/poolers.py).
+export { roiAlign, type Nchw, type RoiAlignOptions } from './roiAlign.js';
+export {
+  assignLevels, multiScaleRoiAlign,
+  type LevelMapperOptions, type LevelFeatures, type MultiScaleRoiAlignOptions,
+} from './multiScaleRoiAlign.js';
