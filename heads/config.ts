@@ -42,8 +42,10 @@ export interface MaskConfig {
   pastePadding: number;
 }
 
-/** The level mapper of MultiScaleRoIAlign. */
+/** The poolers' levels and the level mapper of MultiScaleRoIAlign. */
 export interface LevelMapperConfig {
+  /** Pyramid levels the poolers read (torchvision's featmap_names); the RPN also sees the others. */
+  featureNames: string[];
   canonicalScale: number;
   canonicalLevel: number;
   eps: number;
@@ -73,4 +75,4 @@ export const roiHeadsDefaults: RoiHeadsConfig = {
 
 export const maskDefaults: MaskConfig = { poolerOutputSize: 14, samplingRatio: 2, pastePadding: 1 };
 
-export const levelMapperDefaults: LevelMapperConfig = { canonicalScale: 224, canonicalLevel: 4, eps: 1e-6 };
+export const levelMapperDefaults: LevelMapperConfig = { featureNames: ['0', '1', '2', '3'], canonicalScale: 224, canonicalLevel: 4, eps: 1e-6 };

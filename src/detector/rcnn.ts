@@ -1,0 +1,119 @@
+/**
+ * GeneralizedRCNN at test time: transform -> backbone -> RPN -> RoI heads, as torchvision's
+ * `GeneralizedRCNN.forward` reads. Runtime-neutral: sessions come from whichever onnxruntime the
+ * entry point loaded.
+ *
+ * Hp, Wp: padded input size; h, w: resized image size; C: pyramid channels; P: proposals;
+ * D: detections; M: mask size (28).
+ */
+import type { FeaturePyramid, PyramidLevel } from '../../backbones/index.js';
+import { type Detections, postprocessDetections } from '../../heads/roiHeads.js';
+import { type Proposals, proposeRegions } from '../../heads/rpn.js';
+import { multiScaleRoiAlign } from '../../postprocess/index.js';
+import type { DetectorConfig } from '../config.js';
+import type { InferenceSession, OrtModule, Tensor } from '../runtime/index.js';
+import { type ImageBatch, type RgbImage, transformImage } from '../transform/index.js';
+
+export interface RcnnSessions {
+  backbone: InferenceSession;
+  rpnHead: InferenceSession;
+  boxHead: InferenceSession;
+  maskHead?: InferenceSession;
+}
+
+/** Which detections go on to the mask head (the caller's filters, applied before masks are computed). */
+export type DetectionFilter = (d: Detections) => Detections;
+
+export interface RcnnOutput {
+  batch: ImageBatch;
+  detections: Detections;
+  /** [D, M, M] mask probabilities of each detection's label, when the model has a mask head. */
+  masks?: Float32Array;
+  maskSize: number;
+  timings: { transform: number; backbone: number; rpn: number; roiHeads: number; masks: number };
+}
+
+export class GeneralizedRCNN {
+  /** Levels the poolers read: all but the RPN-only LastLevelMaxPool level. */
+  private readonly pooledLevels: PyramidLevel[];
+
+  constructor(
+    private readonly ort: OrtModule,
+    private readonly sessions: RcnnSessions,
+    readonly levels: readonly PyramidLevel[],
+    readonly config: DetectorConfig,
+  ) {
+    this.pooledLevels = levels.filter((l) => config.levelMapper.featureNames.includes(l.name));
+  }
+
+  /** One image through the network; `keep` filters detections before the mask head. */
+  async forward(image: RgbImage, keep: DetectionFilter = (d) => d): Promise<RcnnOutput> {
+    const clock = stopwatch();
+    const batch = transformImage(image, this.config.transform);
+    const transform = clock();
+    const features = await this.backbone(batch);
+    const backbone = clock();
+    const proposals = await this.rpn(features, batch);
+    const rpn = clock();
+    const detections = keep(await this.boxHead(features, proposals, batch));
+    const roiHeads = clock();
+    const masks = this.sessions.maskHead ? await this.maskHead(features, detections) : undefined;
+    return { batch, detections, masks, maskSize: 28, timings: { transform, backbone, rpn, roiHeads, masks: clock() } };
+  }
+
+  private async backbone(batch: ImageBatch): Promise<FeaturePyramid<Tensor>> {
+    const input = new this.ort.Tensor('float32', batch.data, [1, 3, ...batch.paddedSize]);
+    const out = await this.sessions.backbone.run({ [this.sessions.backbone.inputNames[0]]: input });
+    return { levels: this.levels, features: new Map(this.levels.map((l) => [l.name, out[l.name]])) };
+  }
+
+  private async rpn(pyramid: FeaturePyramid<Tensor>, batch: ImageBatch): Promise<Proposals> {
+    const feeds = Object.fromEntries(this.levels.map((l) => [l.name, pyramid.features.get(l.name)!]));
+    const out = await this.sessions.rpnHead.run(feeds);
+    const gridSizes = this.levels.map((l) => {
+      const dims = pyramid.features.get(l.name)!.dims;
+      return [dims[2], dims[3]] as [number, number];
+    });
+    const head = { objectness: out.objectness.data as Float32Array, deltas: out.deltas.data as Float32Array, gridSizes };
+    return proposeRegions(head, this.config.rpn, batch.paddedSize, batch.imageSize);
+  }
+
+  /** MultiScaleRoIAlign over the pooled levels, for boxes of this one image. */
+  private pool(pyramid: FeaturePyramid<Tensor>, boxes: Float32Array, outputSize: number, samplingRatio: number): Tensor {
+    const levels = this.pooledLevels.map((l) => {
+      const t = pyramid.features.get(l.name)!;
+      return { ...l, data: t.data as Float32Array, shape: t.dims as [number, number, number, number] };
+    });
+    const { canonicalScale, canonicalLevel } = this.config.levelMapper;
+    const pooled = multiScaleRoiAlign(levels, [boxes], { outputSize: [outputSize, outputSize], samplingRatio, canonicalScale, canonicalLevel });
+    return new this.ort.Tensor('float32', pooled, [boxes.length / 4, levels[0].channels, outputSize, outputSize]);
+  }
+
+  private async boxHead(pyramid: FeaturePyramid<Tensor>, proposals: Proposals, batch: ImageBatch): Promise<Detections> {
+    const cfg = this.config.roiHeads;
+    if (proposals.scores.length === 0) return { boxes: new Float32Array(0), scores: new Float32Array(0), labels: new Int32Array(0) };
+    const pooled = this.pool(pyramid, proposals.boxes, cfg.poolerOutputSize, cfg.samplingRatio);
+    const out = await this.sessions.boxHead.run({ pooled });
+    return postprocessDetections(out.classLogits.data as Float32Array, out.boxDeltas.data as Float32Array, proposals.boxes, batch.imageSize, cfg);
+  }
+
+  private async maskHead(pyramid: FeaturePyramid<Tensor>, detections: Detections): Promise<Float32Array> {
+    const cfg = this.config.mask;
+    if (detections.scores.length === 0) return new Float32Array(0);
+    const pooled = this.pool(pyramid, detections.boxes, cfg.poolerOutputSize, cfg.samplingRatio);
+    const labels = new this.ort.Tensor('int64', BigInt64Array.from(detections.labels, (l) => BigInt(l)), [detections.labels.length]);
+    const out = await this.sessions.maskHead!.run({ pooled, labels });
+    return out.maskProbs.data as Float32Array;
+  }
+}
+
+/** Returns a function giving the milliseconds since its previous call. */
+function stopwatch(): () => number {
+  let last = performance.now();
+  return () => {
+    const now = performance.now();
+    const ms = now - last;
+    last = now;
+    return ms;
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * resdet for Node: `loadModel(packageDirOrName, { provider, threads })` -> a detector whose
+ * `detect(image, options)` returns boxes, scores, labels, class names and masks equal to
+ * torchvision's. Also exports the converter, the model-package reader and the error classes.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { createDetector, type Detector } from './detector/index.js';
+import { decodeImage } from './image/decode.js';
+import { readModelPackage, ModelPackageError } from './modelPackage/index.js';
+import { type OrtModule, ProviderUnavailableError, type RuntimeOptions } from './runtime/index.js';
+
+export type { Detector } from './detector/index.js';
+export * from './detector/result.js';
+export { ImageDecodeError, type ImageInput, type RawPixels, type JimpLike } from './image/index.js';
+export { ModelPackageError, readModelPackage, type Manifest } from './modelPackage/index.js';
+export { CheckpointError } from './checkpoint/index.js';
+export { convertCheckpoint, type ConvertOptions, type ConvertSummary } from './convert/index.js';
+export { ProviderUnavailableError, type Provider, type RuntimeOptions } from './runtime/index.js';
+export { resolveConfig, torchvisionDefaults, type DetectorConfig } from './config.js';
+
+/** The models/ folder shipped with the package: `loadModel('shapes')` loads models/shapes. */
+export const bundledModelsDir = join(findPackageRoot(dirname(fileURLToPath(import.meta.url))), 'models');
+
+function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return from;
+  }
+}
+
+/** A package folder, a file: URL, or the name of a model shipped in models/. */
+export function resolveModelPath(model: string | URL): string {
+  if (model instanceof URL || model.startsWith('file:')) return fileURLToPath(model);
+  if (/^[a-z0-9][a-z0-9_-]*$/i.test(model) && !existsSync(model)) {
+    const bundled = join(bundledModelsDir, model);
+    if (existsSync(bundled)) return bundled;
+    throw new ModelPackageError(model, `no such model package folder, and no bundled model of that name in ${bundledModelsDir}`);
+  }
+  return resolve(model);
+}
+
+const nodeProviders = new Set(['cpu', 'cuda', 'webgpu']);
+
+/**
+ * Loads a model package and creates its ONNX Runtime sessions.
+ * @param model a package folder, a file: URL, or a bundled model's name (e.g. 'shapes')
+ * @param options provider ('cpu' default, 'cuda', 'webgpu') and threads per operator
+ */
+export async function loadModel(model: string | URL, options: RuntimeOptions = {}): Promise<Detector> {
+  const provider = options.provider ?? 'cpu';
+  if (!nodeProviders.has(provider)) {
+    throw new ProviderUnavailableError(provider, `not available in Node (use one of ${[...nodeProviders].join(', ')}; 'wasm' is for browsers)`);
+  }
+  const pkg = readModelPackage(resolveModelPath(model));
+  try {
+    return await createDetector(ort as unknown as OrtModule, pkg.manifest, pkg.files, decodeImage, { ...options, provider });
+  } catch (e) {
+    const message = (e as Error).message;
+    if (provider !== 'cpu' && /provider|backend|cuda|webgpu/i.test(message)) {
+      const hint = provider === 'cuda'
+        ? 'install the CUDA build files: npm install onnxruntime-node --onnxruntime-node-install=cuda12'
+        : 'this machine needs a WebGPU adapter (Dawn; Vulkan or SwiftShader)';
+      throw new ProviderUnavailableError(provider, `${message}; ${hint}`);
+    }
+    throw new ModelPackageError(pkg.dir, `cannot create ONNX Runtime sessions: ${message}`);
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * The ONNX Runtime seam. The detector is written against onnxruntime-common's API, which
+ * onnxruntime-node and onnxruntime-web both implement; each entry point (src/index.ts for Node,
+ * src/browser.ts for browsers) passes in its own runtime, so neither imports the other.
+ * Exports: OrtModule, Provider, SessionOptions helpers, ProviderUnavailableError.
+ */
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
+
+/** The part of an onnxruntime package the detector uses. */
+export interface OrtModule {
+  InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+  Tensor: typeof Tensor;
+}
+
+export type { InferenceSession, Tensor };
+
+/** Execution providers resdet runs on: Node has cpu, cuda, webgpu; browsers webgpu and wasm. */
+export type Provider = 'cpu' | 'cuda' | 'webgpu' | 'wasm';
+
+/** A provider that is not available in this runtime or on this machine, and what to do about it. */
+export class ProviderUnavailableError extends Error {
+  constructor(readonly provider: string, message: string) {
+    super(`provider '${provider}': ${message}`);
+    this.name = 'ProviderUnavailableError';
+  }
+}
+
+export interface RuntimeOptions {
+  provider?: Provider;
+  /** Threads per ONNX Runtime operator (CPU provider); default: ONNX Runtime's choice. */
+  threads?: number;
+}
+
+/** Session options for a provider: full graph optimisation, the CPU as fallback for other providers. */
+export function sessionOptions(options: RuntimeOptions): InferenceSession.SessionOptions {
+  const provider = options.provider ?? 'cpu';
+  return {
+    executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
+    graphOptimizationLevel: 'all',
+    ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+  };
+}
