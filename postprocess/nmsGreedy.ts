@@ -31,14 +31,6 @@ export class NmsWorkspace {
   readonly cells: Int32Array;
   /** grid path: 1 once a position is kept */
   readonly kept: Uint8Array;
-  /** grid path, per bucket: first entry (bucketStart[b + 1] ends it), end of the kept prefix, next undecided entry */
-  bucketStart = new Int32Array(0);
-  liveEnd = new Int32Array(0);
-  scanFrom = new Int32Array(0);
-  /** grid path, per entry: its position, and x1, y1, x2, y2, area */
-  entryPos = new Int32Array(0);
-  entryBox = new Float64Array(0);
-
   /** @param n the largest number of boxes one call will see */
   constructor(n: number) {
     this.x1 = new Float64Array(n);
@@ -51,20 +43,6 @@ export class NmsWorkspace {
     this.kept = new Uint8Array(n);
   }
 
-  /** Makes the grid arrays hold `buckets` buckets and `entries` entries (contents not kept). */
-  reserveGrid(buckets: number, entries: number): void {
-    if (this.bucketStart.length < buckets + 1) {
-      const size = Math.max(buckets + 1, 2 * this.bucketStart.length);
-      this.bucketStart = new Int32Array(size);
-      this.liveEnd = new Int32Array(size);
-      this.scanFrom = new Int32Array(size);
-    }
-    if (this.entryPos.length < entries) {
-      const size = Math.max(entries, 2 * this.entryPos.length);
-      this.entryPos = new Int32Array(size);
-      this.entryBox = new Float64Array(5 * size);
-    }
-  }
 }
 
 /**
@@ -88,26 +66,6 @@ export function greedyNms(
   }
   const kept = count >= GRID_MIN_BOXES ? gridNms(order, count, iouThreshold, ws, keep, keepOffset) : -1;
   return kept >= 0 ? kept : quadraticNms(order, count, iouThreshold, ws, keep, keepOffset);
-}
-
-/**
- * Whether box a = (ax1, ay1, ax2, ay2, aArea) and box b = boxes[o .. o+4] (x1, y1, x2, y2, area)
- * have IoU > threshold in the kernel's float32 arithmetic.
- */
-export function pairSuppresses(
-  boxes: Float64Array, o: number, ax1: number, ay1: number, ax2: number, ay2: number, aArea: number, iouThreshold: number,
-): boolean {
-  const bx1 = boxes[o], bx2 = boxes[o + 2];
-  const xx1 = ax1 > bx1 ? ax1 : bx1;
-  const xx2 = ax2 < bx2 ? ax2 : bx2;
-  if (!(xx2 > xx1)) return false;
-  const by1 = boxes[o + 1], by2 = boxes[o + 3];
-  const yy1 = ay1 > by1 ? ay1 : by1;
-  const yy2 = ay2 < by2 ? ay2 : by2;
-  if (!(yy2 > yy1)) return false;
-  const f = Math.fround;
-  const inter = f(f(xx2 - xx1) * f(yy2 - yy1));
-  return f(inter / f(f(aArea + boxes[o + 4]) - inter)) > iouThreshold;
 }
 
 /** The kernel's loop, skipping suppressed boxes by keeping the alive ones compacted. */
