@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /** The `resdet` command: one subcommand per job. */
 import { convertCommand, convertUsage } from './convert.js';
+import { datasetCommand, datasetUsage } from './dataset.js';
 import { UsageError } from './usage.js';
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
   convert: { run: convertCommand, usage: convertUsage },
+  dataset: { run: datasetCommand, usage: datasetUsage },
 };
 
 const usage = `usage: resdet <command> [options]
