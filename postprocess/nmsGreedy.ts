@@ -31,6 +31,7 @@ export class NmsWorkspace {
   readonly cells: Int32Array;
   /** grid path: 1 once a position is kept */
   readonly kept: Uint8Array;
+
   /** @param n the largest number of boxes one call will see */
   constructor(n: number) {
     this.x1 = new Float64Array(n);
@@ -42,7 +43,6 @@ export class NmsWorkspace {
     this.cells = new Int32Array(4 * n);
     this.kept = new Uint8Array(n);
   }
-
 }
 
 /**

@@ -2,8 +2,8 @@
  * The grid path of greedyNms (nmsGreedy.ts): box p is tested only against earlier kept boxes
  * whose grid cells meet p's, each such pair exactly once.
  *
- * - Cells: a uniform grid, cells about half the mean box size. Cell indices are monotone in the coordinate
- *   (subtraction, division and floor are), so two overlapping boxes always share a cell.
+ * - Cells: a uniform grid, cells about half the mean box size. Cell indices are monotone in the
+ *   coordinate (subtraction, division and floor are), so two overlapping boxes always share a cell.
  * - Each box is entered in every cell it covers, in one of 4 buckets per cell by whether the cell
  *   is the box's first column (bit 0) and first row (bit 1). A pair is tested in the first cell of
  *   the two boxes' common range: p scans, in a cell of its range past its first column, only
