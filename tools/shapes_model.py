@@ -42,8 +42,8 @@ def build_model(num_classes, widths=(32, 64, 128, 256), layers=(1, 1, 1, 1), fpn
                                fpn_channels, extra_blocks=LastLevelMaxPool())
     return MaskRCNN(
         backbone, num_classes=None, min_size=min_size, max_size=max_size,
-        rpn_batch_size_per_image=128, rpn_pre_nms_top_n_train=1000, rpn_post_nms_top_n_train=500,
-        box_batch_size_per_image=128,
+        rpn_batch_size_per_image=128, rpn_pre_nms_top_n_train=600, rpn_post_nms_top_n_train=300,
+        box_batch_size_per_image=64,
         box_head=TwoMLPHead(fpn_channels * 7 * 7, representation),
         box_predictor=FastRCNNPredictor(representation, num_classes),
         mask_head=MaskRCNNHeads(fpn_channels, (mask_channels,) * 4, 1),
