@@ -15,6 +15,7 @@ import type { CocoDataset, CocoDetection, CocoEvalParams, CocoEvalResult, EvalAn
 export { CocoFormatError } from './errors.js';
 export { indexGroundTruth, loadResults, type GroundTruthIndex } from './dataset.js';
 export { formatFixed } from './summarize.js';
+export { categoryIdsByName, toCocoResults } from './results.js';
 export type * from './types.js';
 
 /** Where the data came from, for error messages. */

@@ -1,0 +1,105 @@
+/** `resdet eval --annotations <coco.json> (--detections <results.json> | --model <dir> --images <dir>)` */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  CocoFormatError, categoryIdsByName, indexGroundTruth, loadResults, toCocoResults,
+  type CocoDataset, type CocoDetection, type IouType,
+} from '../eval/index.js';
+import { evaluateIndexed } from '../eval/index.js';
+import { UsageError } from './usage.js';
+
+export const evalUsage = `resdet eval --annotations <coco.json> --detections <results.json> [options]
+
+COCO evaluation equal to pycocotools' COCOeval: prints its 12-line summary per IoU type.
+  --annotations <file>  COCO ground truth (images, annotations, categories)
+  --detections <file>   COCO results: [{image_id, category_id, score, bbox and/or segmentation}]
+  --model <dir>         instead of --detections: run this model package on the ground truth's
+  --images <dir>        images (<dir>/<file_name>) first; labels map to categories by class name
+  --write-detections <file>  with --model: also save the results it evaluates
+  --iou bbox|segm|both  what to evaluate (default: both when results have segmentations, else bbox)
+  --json                print {bbox: {stats, metrics, summary}, segm: ...} as JSON instead`;
+
+const metricNames = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'];
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CocoFormatError(file, '(file)', `cannot be read: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CocoFormatError(file, '(file)', `is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+export async function evalCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      annotations: { type: 'string' },
+      detections: { type: 'string' },
+      model: { type: 'string' },
+      images: { type: 'string' },
+      'write-detections': { type: 'string' },
+      iou: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (!values.annotations) throw new UsageError('eval needs --annotations <coco.json>', evalUsage);
+  if (Boolean(values.detections) === Boolean(values.model)) throw new UsageError('eval needs either --detections <file> or --model <dir> --images <dir>', evalUsage);
+  if (values.model && !values.images) throw new UsageError('--model needs --images <dir>', evalUsage);
+  if (values.iou !== undefined && !['bbox', 'segm', 'both'].includes(values.iou)) throw new UsageError(`--iou must be bbox, segm or both, got '${values.iou}'`, evalUsage);
+  const gtFile = values.annotations;
+  const groundTruth = readJson(gtFile);
+  const detections = values.detections
+    ? readJson(values.detections)
+    : await runModel(values.model!, values.images!, groundTruth, gtFile, values.iou !== 'bbox');
+  if (values.model && (values.iou === 'segm' || values.iou === 'both') && (detections as CocoDetection[]).some((d) => !d.segmentation)) {
+    throw new UsageError(`--iou ${values.iou}: ${values.model} gave detections without masks (no mask head?); use --iou bbox`, evalUsage);
+  }
+  if (values['write-detections']) writeFileSync(values['write-detections'], JSON.stringify(detections));
+  const dtFile = values.detections ?? `detections of ${values.model}`;
+  const hasMasks = Array.isArray(detections) && detections.length > 0 && (detections[0] as CocoDetection)?.segmentation !== undefined;
+  const iou = values.iou ?? (hasMasks ? 'both' : 'bbox');
+  const types: IouType[] = iou === 'both' ? ['bbox', 'segm'] : [iou as IouType];
+  const report: Record<string, { stats: number[]; metrics: Record<string, number>; summary: string }> = {};
+  for (const iouType of types) {
+    const gt = indexGroundTruth(groundTruth, gtFile, iouType);
+    const r = evaluateIndexed(gt, loadResults(detections, gt, dtFile, iouType), iouType);
+    report[iouType] = { stats: r.stats, metrics: Object.fromEntries(metricNames.map((n, i) => [n, r.stats[i]])), summary: r.summary };
+  }
+  if (values.json) console.log(JSON.stringify(report, null, 2));
+  else console.log(types.map((t) => `IoU metric: ${t}\n${report[t].summary}`).join('\n'));
+}
+
+/** Detects on every image of the ground truth (masks as RLE when segm is evaluated) and returns COCO results. */
+async function runModel(model: string, imagesDir: string, groundTruth: unknown, gtFile: string, masks: boolean): Promise<CocoDetection[]> {
+  const data = groundTruth as Partial<CocoDataset>;
+  if (!Array.isArray(data?.images)) throw new CocoFormatError(gtFile, 'images', 'is missing or not a list');
+  if (!Array.isArray(data.categories)) throw new CocoFormatError(gtFile, 'categories', 'is missing or not a list');
+  const categoryIds = categoryIdsByName(data.categories, gtFile);
+  const paths = data.images.map((img, i) => {
+    if (typeof img?.file_name !== 'string') throw new CocoFormatError(gtFile, `images[${i}].file_name`, 'is missing: --model needs it to find the image');
+    const path = join(imagesDir, img.file_name);
+    if (!existsSync(path)) throw new CocoFormatError(gtFile, `images[${i}].file_name`, `${path} does not exist`);
+    return path;
+  });
+  const { loadModel } = await import('../index.js');
+  const detector = await loadModel(model);
+  const dropped = new Set<string>();
+  const results: CocoDetection[] = [];
+  try {
+    for (let i = 0; i < paths.length; i++) {
+      const r = await detector.detect(paths[i], { masks: masks ? 'rle' : 'none' });
+      results.push(...toCocoResults(r.detections, data.images[i].id, categoryIds, dropped));
+    }
+  } finally {
+    await detector.release();
+  }
+  if (dropped.size) console.error(`resdet eval: left out detections of classes not among ${gtFile}'s categories: ${[...dropped].join(', ')}`);
+  return results;
+}
