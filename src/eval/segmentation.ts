@@ -37,24 +37,15 @@ function polygonsToRle(polygons: unknown[], height: number, width: number, fail:
   });
   const parts = polygons as number[][];
   const first = parts[0].length;
-  let rles: Rle[];
-  if (first === 4) {
-    // frPyObjects reads a list whose first part has 4 numbers as boxes [x, y, w, h] (rleFrBbox).
-    rles = parts.map((b, i) => {
-      if (b.length !== 4) fail(`segmentation[${i}]`, 'has a length other than 4 after a 4-number first part (read as boxes, as pycocotools does)');
-      const [xs, ys, xe, ye] = [b[0], b[1], b[0] + b[2], b[1] + b[3]];
-      return rleFrPoly([xs, ys, xs, ye, xe, ye, xe, ys], height, width);
-    });
-  } else if (first > 4) {
-    rles = parts.map((p, i) => {
-      // pycocotools passes int(len(p) / 2) points: an odd trailing number is dropped.
-      const k = Math.floor(p.length / 2);
-      if (k < 1) fail(`segmentation[${i}]`, 'has no point');
-      return rleFrPoly(p.length === 2 * k ? p : p.slice(0, 2 * k), height, width);
-    });
-  } else {
-    return fail('segmentation[0]', `has ${first} numbers; a polygon needs at least 3 points (6 numbers)`);
-  }
+  // frPyObjects takes a list whose first part has 4 numbers for boxes and then fails (its frBbox
+  // wants an ndarray), fewer than 4 fails too: refuse both with the reason.
+  if (first <= 4) return fail('segmentation[0]', `has ${first} numbers; a polygon needs at least 3 points (6 numbers)`);
+  const rles = parts.map((p, i) => {
+    // pycocotools passes int(len(p) / 2) points: an odd trailing number is dropped.
+    const k = Math.floor(p.length / 2);
+    if (k < 1) fail(`segmentation[${i}]`, 'has no point');
+    return rleFrPoly(p.length === 2 * k ? p : p.slice(0, 2 * k), height, width);
+  });
   return rles.length === 1 ? rles[0] : rleMerge(rles);
 }
 

@@ -1,32 +1,7 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { evaluateCoco, formatFixed, type CocoDataset, type CocoDetection, type CocoEvalResult } from '../../src/eval/index.js';
+import { evaluateCoco, formatFixed, type CocoEvalResult } from '../../src/eval/index.js';
 import { linspace } from '../../src/eval/params.js';
-import { repoRoot } from '../helpers/reference.js';
-
-// Ground truths, detections and pycocotools' COCOeval outputs, written by
-// test/reference/coco_fixtures.py with cocoapi's PythonAPI built outside the repository
-// (see test/fixtures/coco/README.md).
-interface Reference {
-  stats: number[];
-  summary: string;
-  precision?: number[];
-  precisionSumOverR?: number[];
-  recall: number[];
-  counts?: number[];
-}
-interface Case {
-  gt: CocoDataset;
-  dt: CocoDetection[];
-  bbox?: Reference;
-  segm: Reference;
-  bboxFromSegm?: Reference | null;
-}
-
-export function cocoFixture<T = Case>(name: string): T {
-  return JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'coco', name), 'utf8')) as T;
-}
+import { cocoFixture, type Reference } from './fixtures.js';
 
 function expectClose(actual: ArrayLike<number>, expected: readonly number[], tol: number, what: string): void {
   expect(actual.length, `${what} length`).to.equal(expected.length);

@@ -20,7 +20,7 @@ from pycocotools.cocoeval import COCOeval, Params  # noqa: E402
 from pycocotools import mask as maskUtils  # noqa: E402
 
 
-def run_eval(gt, dt, iou_type, full=False):
+def run_eval(gt, dt, iou_type, full=False, params=None):
     """COCOeval on deep copies (loadRes and _prepare modify their input); returns stats and printed lines."""
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO()
@@ -28,6 +28,8 @@ def run_eval(gt, dt, iou_type, full=False):
         coco.createIndex()
         res = coco.loadRes(copy.deepcopy(dt))
         ev = COCOeval(coco, res, iou_type)
+        for k, v in (params or {}).items():
+            setattr(ev.params, k, v)
         ev.evaluate()
         ev.accumulate()
     out = io.StringIO()
@@ -159,6 +161,32 @@ def detection(rng, image_id, cat, b, h, w, seg_only, poly=None):
     return d
 
 
+def edge_cases():
+    """Corners of pycocotools' semantics, each a small case with its params."""
+    gt, dt = hand_case()
+    box_only = [{k: v for k, v in d.items() if k != 'segmentation'} for d in dt]
+    cases = [
+        ('results with boxes only, evaluated as segm (the box polygon is the mask)', gt, box_only, 'segm', {}),
+        ('useCats = 0 (categories pooled)', gt, dt, 'bbox', {'useCats': 0}),
+        ('maxDets [1, 2, 3]: AP at maxDets=100 finds nothing (-1)', gt, dt, 'bbox', {'maxDets': [1, 2, 3]}),
+        ('imgIds and catIds subsets', gt, dt, 'bbox', {'imgIds': [1], 'catIds': [1]}),
+    ]
+    g2 = copy.deepcopy(gt)
+    g2['annotations'][1]['id'] = 0  # matched to a gt of id 0: dtMatches 0 reads as unmatched
+    cases.append(('a ground truth of id 0 reads as unmatched', g2, dt, 'bbox', {}))
+    g3 = copy.deepcopy(gt)
+    g3['annotations'].append({'id': 9, 'image_id': 1, 'category_id': 1, 'bbox': [0, 0, 100, 100], 'area': 10000, 'iscrowd': 1,
+                              'segmentation': {'size': [100, 100], 'counts': [0, 5000, 5000]}})
+    d3 = copy.deepcopy(dt) + [{'image_id': 1, 'category_id': 1, 'bbox': [0, 0, 30, 30], 'score': 0.85},
+                              {'image_id': 1, 'category_id': 1, 'bbox': [0, 60, 40, 40], 'score': 0.85}]
+    for d in d3:
+        d.pop('segmentation', None)
+    cases.append(('a crowd region taking several detections', g3, d3, 'segm', {}))
+    cases.append(('the same with boxes: crowd IoU is intersection over the detection area', g3, d3, 'bbox', {}))
+    return [{'name': n, 'gt': g, 'dt': d, 'iouType': t, 'params': prm, 'expected': run_eval(g, d, t, params=prm)}
+            for n, g, d, t, prm in cases]
+
+
 def main(out_dir):
     os.makedirs(out_dir, exist_ok=True)
     gt, dt = hand_case()
@@ -168,6 +196,7 @@ def main(out_dir):
             'iouThrs': [float(v) for v in p.iouThrs], 'recThrs': [float(v) for v in p.recThrs],
             'format3': [[v, '{:0.3f}'.format(v)] for v in fmt]}
     write(out_dir, 'hand.json', hand)
+    write(out_dir, 'edge.json', {'cases': edge_cases()})
     for name, seed, n, seg_only in [('random_a.json', 1, 200, False), ('random_b.json', 2, 120, False), ('random_segonly.json', 3, 80, True)]:
         gt, dt = random_case(seed, n, seg_only)
         case = {'gt': gt, 'dt': dt}
