@@ -48,6 +48,8 @@ export interface StageTimings {
   masks: number;
   postprocess: number;
   total: number;
+  /** Of the above, the time inside ONNX Runtime (the networks); the rest is resdet's TypeScript. */
+  onnxRuntime: number;
 }
 
 export interface DetectionResult {
