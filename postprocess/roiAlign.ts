@@ -17,10 +17,12 @@
  * (row weight) x (column weight) and its "outside the map" test is (y outside) or (x outside), so
  * per RoI we list, for each output row, the distinct feature rows its GH samples touch with their
  * summed weights, and the same for columns; their products give one short (position, weight) list
- * per bin, merged where samples share a pixel (9 taps instead of 16 for a typical 2x2 grid), shared
- * by all C channels. The sum over a bin is done in float64 and rounded once to float32: within a
- * few float32 ulps of the kernel's float32 sum, not bit-identical. Taps of weight 0 are not read
- * (the kernel reads them: a NaN or infinite feature there gives NaN in torchvision, not here).
+ * per bin, merged where samples share a pixel (11.3 taps per bin on average instead of the kernel's
+ * 16 for 1000 RPN-like RoIs with a 2x2 grid), shared by all C channels, eight channels per pass.
+ * The sum over a bin is done in float64 and rounded once to float32: within a few float32 ulps of
+ * the kernel's float32 sum, not bit-identical. Taps of weight 0 are not read (the kernel reads
+ * them: a NaN or infinite feature there gives NaN in torchvision, not here). NCHW only: an NHWC
+ * loop (channels innermost) measured no faster per channel-tap in V8 and would need a transpose.
  *
  * Input contract (OperatorInputError before any feature is read): shapes and lengths agree, each
  * RoI's batch index is an integer in [0, N), coordinates and spatialScale are finite, the scaled
