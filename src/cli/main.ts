@@ -2,12 +2,14 @@
 /** The `resdet` command: one subcommand per job. */
 import { convertCommand, convertUsage } from './convert.js';
 import { datasetCommand, datasetUsage } from './dataset.js';
+import { detectCommand, detectUsage } from './detect.js';
 import { evalCommand, evalUsage } from './eval.js';
 import { UsageError } from './usage.js';
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
   convert: { run: convertCommand, usage: convertUsage },
   dataset: { run: datasetCommand, usage: datasetUsage },
+  detect: { run: detectCommand, usage: detectUsage },
   eval: { run: evalCommand, usage: evalUsage },
 };
 

@@ -5,3 +5,11 @@ export class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
+
+/** A batch command that finished with some inputs failed (each already reported). */
+export class BatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BatchError';
+  }
+}
