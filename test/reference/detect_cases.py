@@ -15,6 +15,7 @@ import torch
 from PIL import Image, ImageDraw
 from torchvision.models.detection import FasterRCNN, MaskRCNN
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
+from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from tensor_archive import Archive
@@ -70,11 +71,20 @@ def build(arch, backbone_name, min_size, max_size, calib_image):
         model.backbone.body(images.tensors)
         for h in hooks:
             h.remove()
+        # Small residual-branch gains, as trained ResNets have: otherwise a random 100-layer net is
+        # chaotic and float32 rounding alone (1e-4 of the features) reorders near-tied detections.
+        for m in model.backbone.body.modules():
+            if isinstance(m, Bottleneck):
+                m.bn3.weight.mul_(0.2)
+                m.bn3.bias.mul_(0.2)
+            elif isinstance(m, BasicBlock):
+                m.bn2.weight.mul_(0.2)
+                m.bn2.bias.mul_(0.2)
         # Spread the logits: random heads otherwise give near-tied scores.
-        model.rpn.head.cls_logits.weight.mul_(40.0)
-        model.rpn.head.bbox_pred.weight.mul_(5.0)
+        model.rpn.head.cls_logits.weight.mul_(15.0)
+        model.rpn.head.bbox_pred.weight.mul_(3.0)
         model.roi_heads.box_predictor.cls_score.weight.mul_(6.0)
-        model.roi_heads.box_predictor.bbox_pred.weight.mul_(3.0)
+        model.roi_heads.box_predictor.bbox_pred.weight.mul_(2.0)
         if arch == "mask":
             model.roi_heads.mask_predictor.mask_fcn_logits.weight.mul_(20.0)
     return model
