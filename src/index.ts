@@ -68,3 +68,7 @@ export async function loadModel(model: string | URL, options: RuntimeOptions = {
     throw new ModelPackageError(pkg.dir, `cannot create ONNX Runtime sessions: ${message}`);
   }
 }
+export {
+  CocoFormatError, evaluateCoco, categoryIdsByName, toCocoResults,
+  type CocoDataset, type CocoDetection, type CocoEvalParams, type CocoEvalResult,
+} from './eval/index.js';
