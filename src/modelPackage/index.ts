@@ -122,12 +122,19 @@ function readChecked(root: string, role: string, entry: ManifestFile): Uint8Arra
 export type ManifestDraft = Omit<Manifest, 'files'>;
 
 /**
+ * A network's ONNX bytes, or a function that builds them: built one at a time and dropped once
+ * written, a converter holds one network in memory besides the checkpoint, not all of them.
+ */
+export type NetworkSource = Uint8Array | (() => Uint8Array);
+
+/**
  * Writes a package atomically: everything goes to a temporary sibling folder which is renamed onto
  * `dir` only when complete, so a failure never leaves a half-written package. An existing package
- * at `dir` is replaced only with `overwrite`.
+ * at `dir` is replaced only with `overwrite`. `draft` may be a function, called after the networks
+ * are built (their builders may be what tells it the classes or sizes).
  */
 export function writeModelPackage(
-  dir: string, draft: ManifestDraft, networks: { [K in keyof ManifestFiles]: Uint8Array },
+  dir: string, draft: ManifestDraft | (() => ManifestDraft), networks: { [K in keyof ManifestFiles]: NetworkSource },
   options: { overwrite?: boolean } = {},
 ): Manifest {
   const target = resolve(dir);
@@ -140,13 +147,14 @@ export function writeModelPackage(
   try {
     const files: Partial<ManifestFiles> = {};
     for (const role of FILE_ROLES) {
-      const bytes = networks[role];
-      if (!bytes) continue;
+      const source = networks[role];
+      if (!source) continue;
+      const bytes = typeof source === 'function' ? source() : source;
       const path = `${role}.onnx`;
       writeFileSync(join(tmp, path), bytes);
       files[role] = { path, sha256: sha256(bytes), bytes: bytes.byteLength };
     }
-    const manifest: Manifest = { ...draft, files: files as ManifestFiles };
+    const manifest: Manifest = { ...(typeof draft === 'function' ? draft() : draft), files: files as ManifestFiles };
     validateManifest(manifest, join(tmp, MANIFEST_FILE));
     writeFileSync(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
     if (existsSync(target)) {
