@@ -3,7 +3,7 @@
  * dict: input 'images' [N, 3, H, W] (H, W multiples of 32), outputs '0', '1', '2', '3', 'pool'
  * [N, C, H/4, W/4] ... [N, C, H/64, W/64].
  */
-import { GraphBuilder } from './graph/builder.js';
+import { GraphBuilder, type OnnxNetwork, onnxNetwork } from './graph/builder.js';
 import type { StateDict } from './graph/tensor.js';
 import { type Backbone, BackboneError, torchvisionFpnLevels } from './backbone.js';
 import { featurePyramidNetwork, fpnChannels } from './fpn.js';
@@ -22,8 +22,11 @@ export interface ResNetFpnOptions {
   prefix?: string;
 }
 
-/** A ResNet-FPN backbone and what its weights say it is. */
-export interface ResNetFpnBackbone extends Backbone {
+/**
+ * A ResNet-FPN backbone and what its weights say it is. `onnx` is serialized on first read;
+ * `model` streams to a file without it (`serializeModelToFile`).
+ */
+export interface ResNetFpnBackbone extends Backbone, OnnxNetwork {
   readonly description: ResNetDescription & { fpnChannels: number; eps: number };
 }
 
@@ -53,8 +56,8 @@ export function buildResNetFpn(stateDict: StateDict, options: ResNetFpnOptions):
   const body = resnetBody(g, weights, description, images, options.eps);
   const pyramid = featurePyramidNetwork(g, weights, body, description.layerChannels);
   levels.forEach((level, i) => g.output(pyramid[i], level.name, 'float32', ['N', channels, `H/${level.stride}`, `W/${level.stride}`]));
-  const onnx = g.serialize({ docString: `torchvision 0.14 resnet_fpn_backbone: ${describe(description)}, FrozenBatchNorm2d eps ${options.eps}` });
-  return { onnx, inputName: 'images', levels, sizeDivisible: 32, description: { ...description, fpnChannels: channels, eps: options.eps } };
+  const model = g.toModel({ docString: `torchvision 0.14 resnet_fpn_backbone: ${describe(description)}, FrozenBatchNorm2d eps ${options.eps}` });
+  return onnxNetwork(model, { inputName: 'images', levels, sizeDivisible: 32, description: { ...description, fpnChannels: channels, eps: options.eps } });
 }
 
 /** "resnet50 (Bottleneck [3, 4, 6, 3], groups 1, width per group 64)". */

@@ -4,10 +4,10 @@
  *
  * K: RoIs, C: channels, P: pooled size (7), L: classes including background.
  */
-import { GraphBuilder, type StateDict, requireWeight } from '../backbones/graph/index.js';
+import { GraphBuilder, type OnnxNetwork, type StateDict, onnxNetwork, requireWeight } from '../backbones/graph/index.js';
 
-export interface BoxHeadNetwork {
-  onnx: Uint8Array;
+/** The head's ONNX network (`onnx` serialized on first read, `model` to stream to a file) and its sizes. */
+export interface BoxHeadNetwork extends OnnxNetwork {
   numClasses: number;
   /** Channels and pooled size the head was trained on: fc6 takes C * P * P features. */
   inChannels: number;
@@ -41,5 +41,5 @@ export function buildBoxHead(sd: StateDict, inChannels: number, prefix = 'roi_he
   t = g.relu(linear(t, 'box_head.fc7', representationSize, representationSize));
   g.output(linear(t, 'box_predictor.cls_score', numClasses, representationSize), 'classLogits', 'float32', ['K', numClasses]);
   g.output(linear(t, 'box_predictor.bbox_pred', numClasses * 4, representationSize), 'boxDeltas', 'float32', ['K', numClasses * 4]);
-  return { onnx: g.serialize(), numClasses, inChannels, pooledSize, representationSize };
+  return onnxNetwork(g.toModel(), { numClasses, inChannels, pooledSize, representationSize });
 }

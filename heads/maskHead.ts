@@ -6,10 +6,10 @@
  *
  * K: RoIs, C: channels, S: pooled size (14), M = 2S: mask size (28), L: classes.
  */
-import { GraphBuilder, type StateDict, type Value, requireWeight, StateDictError } from '../backbones/graph/index.js';
+import { GraphBuilder, type OnnxNetwork, type StateDict, type Value, onnxNetwork, requireWeight, StateDictError } from '../backbones/graph/index.js';
 
-export interface MaskHeadNetwork {
-  onnx: Uint8Array;
+/** The head's ONNX network (`onnx` serialized on first read, `model` to stream to a file) and its sizes. */
+export interface MaskHeadNetwork extends OnnxNetwork {
   numClasses: number;
   inChannels: number;
   layers: number;
@@ -58,5 +58,5 @@ export function buildMaskHead(sd: StateDict, inChannels: number, prefix = 'roi_h
   const index = g.node('Expand', [g.reshape(labels, g.constInt64([-1, 1, 1, 1])), g.shape(g.slice(logits, [0], [1], [1]))])[0];
   const picked = g.node('GatherElements', [logits, index], { axis: { type: 'int', value: 1 } })[0];
   g.output(g.sigmoid(picked), 'maskProbs', 'float32', ['K', 1, 'M', 'M']);
-  return { onnx: g.serialize(), numClasses, inChannels, layers: convs.length };
+  return onnxNetwork(g.toModel(), { numClasses, inChannels, layers: convs.length });
 }

@@ -7,7 +7,7 @@
  * N: images, A: anchors per location, Hi, Wi: level i's size, R = sum_i Hi*Wi*A.
  */
 import {
-  GraphBuilder, type StateDict, type Value, requireWeight, StateDictError,
+  GraphBuilder, type OnnxNetwork, type StateDict, type Value, onnxNetwork, requireWeight, StateDictError,
 } from '../backbones/graph/index.js';
 
 /** What the RPN head graph needs to know about the pyramid it reads. */
@@ -16,8 +16,8 @@ export interface RpnHeadSpec {
   levelNames: string[];
 }
 
-export interface RpnHeadNetwork {
-  onnx: Uint8Array;
+/** The head's ONNX network (`onnx` serialized on first read, `model` to stream to a file) and its sizes. */
+export interface RpnHeadNetwork extends OnnxNetwork {
   anchorsPerLocation: number;
   channels: number;
   /** Number of conv3x3 layers before the predictors (1 for torchvision's RPNHead default). */
@@ -72,5 +72,5 @@ export function buildRpnHead(sd: StateDict, spec: RpnHeadSpec, prefix = 'rpn.hea
   }
   g.output(g.concat(objectness, 1), 'objectness', 'float32', ['N', 'R']);
   g.output(g.concat(deltas, 1), 'deltas', 'float32', ['N', 'R', 4]);
-  return { onnx: g.serialize(), anchorsPerLocation: anchors, channels, convDepth: layers.length };
+  return onnxNetwork(g.toModel(), { anchorsPerLocation: anchors, channels, convDepth: layers.length });
 }

@@ -4,7 +4,8 @@
  * Each op helper appends one node and returns the name of the value it produces, branded as
  * `Value` so that a plain string (a typo, a state-dict key) cannot be passed where a graph value is
  * expected. Initializers keep references to the caller's arrays; nothing is copied until
- * `serialize()` writes the model into one buffer.
+ * `serialize()` writes the model into one buffer, or `writeModel` / `serializeModelToFile` stream
+ * it (the same bytes) without ever holding it whole.
  *
  * Shape glossary in the doc comments: N batch, C channels, H/W spatial size.
  */
@@ -14,6 +15,24 @@ import {
   type ComputedFloat32, type Dim, type ElemType, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor,
   type OnnxValueInfo, serializeModel,
 } from './onnx.js';
+
+/**
+ * A built network: the unserialized model, which `serializeModelToFile` (or `writeModel`) streams
+ * without materialising it, and its ModelProto bytes, serialized on first read of `onnx` and kept.
+ */
+export interface OnnxNetwork {
+  readonly model: OnnxModel;
+  readonly onnx: Uint8Array;
+}
+
+/** `info` plus `model` and a lazily serialized `onnx`, so callers that only write files never hold the bytes. */
+export function onnxNetwork<T extends object>(model: OnnxModel, info: T): T & OnnxNetwork {
+  let bytes: Uint8Array | undefined;
+  return Object.defineProperty({ ...info, model }, 'onnx', {
+    enumerable: true,
+    get: (): Uint8Array => (bytes ??= serializeModel(model)),
+  }) as T & OnnxNetwork;
+}
 
 declare const valueBrand: unique symbol;
 /** The name of a value (tensor) of the graph under construction. */

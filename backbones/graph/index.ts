@@ -1,18 +1,21 @@
 /**
  * The shared ONNX leaf: host tensor types, a typed graph builder, the ModelProto writer and a
- * reader for a model's declared interface. Imports nothing else of ours.
+ * reader for a model's declared interface. Imports nothing else of ours. Writing a model to a
+ * file (`serializeModelToFile`) is Node-only and lives in `./onnxFile.js`, outside this index.
  */
 export type { HostDType, HostTensor, StateDict } from './tensor.js';
 export { numel } from './tensor.js';
 export {
   type ConvOptions, type GemmOptions, type NodeOptions, type PoolOptions, type ResizeOptions, type Value,
-  DEFAULT_IR_VERSION, DEFAULT_OPSET, GraphBuilder, attr,
+  type OnnxNetwork, DEFAULT_IR_VERSION, DEFAULT_OPSET, GraphBuilder, attr, onnxNetwork,
 } from './builder.js';
 export {
   type ComputedFloat32, type Dim, type ElemType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor,
-  type OnnxValueInfo, ELEM_TYPE, serializeModel,
+  type OnnxValueInfo, ELEM_TYPE, serializeModel, writeModel,
 } from './onnx.js';
 export { type DeclaredValue, type ModelInterface, readModelInterface } from './inspect.js';
-export { type ByteSource, type RawField, ProtoMessage, ProtoWriter, encodeMessage, readFields, varintSize } from './protobuf.js';
+export {
+  type ByteSink, type ByteSource, type RawField, ProtoMessage, ProtoWriter, encodeMessage, readFields, streamMessage, varintSize,
+} from './protobuf.js';
 export { StateDictError, hasPrefix, requireWeight } from './stateDictKeys.js';
 export { renameOutputs } from './rewrite.js';

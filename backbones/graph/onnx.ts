@@ -4,7 +4,7 @@
  * Only the fields resdet writes are covered; field numbers are those of onnx/onnx.proto
  * (IR version 8, the version that goes with opset 17).
  */
-import { type ByteSource, ProtoMessage, encodeMessage } from './protobuf.js';
+import { type ByteSink, type ByteSource, ProtoMessage, encodeMessage, streamMessage } from './protobuf.js';
 
 /** Element types our graphs use, with their TensorProto.DataType codes. */
 export const ELEM_TYPE = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9 } as const;
@@ -88,19 +88,22 @@ function swapBytes(bytes: Uint8Array, size: number): Uint8Array {
 /** Elements computed per call of a ComputedFloat32's fill: 256 KiB of scratch. */
 const CHUNK = 65536;
 
-/** raw_data is little-endian: a view of the caller's array on LE hosts, a swapped copy otherwise. */
+/**
+ * raw_data is little-endian: a view of the caller's array on LE hosts, a swapped copy otherwise;
+ * computed values are produced chunk by chunk into one scratch array as the model is written.
+ */
 function rawBytes(data: OnnxTensor['data']): Uint8Array | ByteSource {
   if (!ArrayBuffer.isView(data)) {
     const source = data;
     return {
       byteLength: source.length * 4,
-      writeTo(target: Uint8Array): void {
+      writeTo(emit: (chunk: Uint8Array) => void): void {
         const chunk = new Float32Array(Math.min(CHUNK, source.length));
         for (let start = 0; start < source.length; start += chunk.length) {
           const part = chunk.subarray(0, Math.min(chunk.length, source.length - start));
           source.fill(part, start);
           const bytes = new Uint8Array(part.buffer, 0, part.byteLength);
-          target.set(littleEndian ? bytes : swapBytes(bytes, 4), start * 4);
+          emit(littleEndian ? bytes : swapBytes(bytes, 4));
         }
       },
     };
@@ -160,11 +163,8 @@ function graphProto(g: OnnxGraph): ProtoMessage {
   return m;
 }
 
-/**
- * Serializes a model to ModelProto bytes that `InferenceSession.create(bytes)` loads.
- * Sizes are computed before anything is written, into one buffer of the exact size.
- */
-export function serializeModel(model: OnnxModel): Uint8Array {
+/** The ModelProto message tree; its payloads reference the model's arrays. */
+function modelProto(model: OnnxModel): ProtoMessage {
   const m = new ProtoMessage()
     .varint(1, model.irVersion)
     .string(2, model.producerName)
@@ -175,5 +175,24 @@ export function serializeModel(model: OnnxModel): Uint8Array {
   for (const [key, value] of Object.entries(model.metadata ?? {})) {
     m.message(14, new ProtoMessage().string(1, key).string(2, value));
   }
-  return encodeMessage(m);
+  return m;
+}
+
+/**
+ * Serializes a model to ModelProto bytes that `InferenceSession.create(bytes)` loads.
+ * Sizes are computed before anything is written, into one buffer of the exact size.
+ */
+export function serializeModel(model: OnnxModel): Uint8Array {
+  return encodeMessage(modelProto(model));
+}
+
+/**
+ * Streams a model's ModelProto bytes, the same as `serializeModel`'s, into `sink` through a small
+ * staging buffer: initializers go from their source arrays (or, when computed, one scratch chunk
+ * at a time) to the sink, so the whole model never exists in memory.
+ * @param stagingBytes size of the staging buffer (1 MiB by default)
+ * @returns the number of bytes written
+ */
+export function writeModel(model: OnnxModel, sink: ByteSink, stagingBytes?: number): number {
+  return streamMessage(modelProto(model), sink, stagingBytes);
 }

@@ -3,9 +3,11 @@
  * field reader for inspecting and rewriting models.
  *
  * Messages are assembled as trees of fields whose large payloads (initializer raw_data) are views
- * over the caller's typed arrays, not copies. `encodeMessage` measures the whole tree first and
- * writes it into one exactly-sized buffer, so a 170 MB model costs one 170 MB allocation, never a
- * chain of growing/concatenated buffers.
+ * over the caller's typed arrays, not copies. The tree is measured first (length prefixes come
+ * before their payloads), then written in one pass by one encoder, either into one exactly-sized
+ * buffer (`encodeMessage`) or through a small staging buffer into a `ByteSink` such as a file
+ * (`streamMessage`), so a 170 MB model never needs a 170 MB allocation on the way to disk. Both
+ * produce the same bytes.
  */
 
 /** Wire types of the protobuf encoding that ONNX uses. */
@@ -13,11 +15,22 @@ const WIRE_VARINT = 0;
 const WIRE_FIXED32 = 5;
 const WIRE_LENGTH_DELIMITED = 2;
 
-/** Bytes produced while the message is written, straight into the output buffer. */
+/** Bytes produced while the message is written (e.g. weights computed on the fly), chunk by chunk. */
 export interface ByteSource {
   readonly byteLength: number;
-  /** Fills `target` (exactly byteLength bytes). */
-  writeTo(target: Uint8Array): void;
+  /**
+   * Passes exactly byteLength bytes, in order, to `emit`; each chunk may be reused by the source
+   * once `emit` returns.
+   */
+  writeTo(emit: (chunk: Uint8Array) => void): void;
+}
+
+/**
+ * Where streamed bytes go, in order. `write` must consume the chunk before it returns (the writer
+ * reuses its staging buffer).
+ */
+export interface ByteSink {
+  write(chunk: Uint8Array): void;
 }
 
 type Field =
@@ -133,13 +146,25 @@ export class ProtoMessage {
   }
 }
 
-/** Sequential writer over one preallocated buffer. */
+/**
+ * Sequential writer. Without a sink, `buffer` receives the whole message; with one, `buffer` is a
+ * staging area handed to the sink whenever it fills (and by `flush`), and payloads at least as
+ * large as it go to the sink directly, uncopied.
+ */
 export class ProtoWriter {
+  /** Position in `buffer`. */
   pos = 0;
+  private flushed = 0;
   private readonly view: DataView;
 
-  constructor(readonly buffer: Uint8Array) {
+  constructor(readonly buffer: Uint8Array, private readonly sink?: ByteSink) {
     this.view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    if (sink && buffer.byteLength < 16) throw new RangeError('ProtoWriter: a staging buffer needs at least 16 bytes');
+  }
+
+  /** Bytes written so far, flushed or not. */
+  get offset(): number {
+    return this.flushed + this.pos;
   }
 
   tag(no: number, wire: number): void {
@@ -147,6 +172,7 @@ export class ProtoWriter {
   }
 
   varint(value: number | bigint): void {
+    this.reserve(10);
     if (typeof value === 'number' && value >= 0) {
       while (value >= 128) {
         this.buffer[this.pos++] = (value % 128) | 128;
@@ -164,14 +190,40 @@ export class ProtoWriter {
   }
 
   float32(value: number): void {
+    this.reserve(4);
     this.view.setFloat32(this.pos, value, true);
     this.pos += 4;
   }
 
   raw(bytes: Uint8Array | ByteSource): void {
-    if (bytes instanceof Uint8Array) this.buffer.set(bytes, this.pos);
-    else bytes.writeTo(this.buffer.subarray(this.pos, this.pos + bytes.byteLength));
+    if (bytes instanceof Uint8Array) this.chunk(bytes);
+    else bytes.writeTo((chunk) => this.chunk(chunk));
+  }
+
+  /** Hands the staged bytes to the sink (no-op without one). */
+  flush(): void {
+    if (!this.sink || this.pos === 0) return;
+    this.sink.write(this.buffer.subarray(0, this.pos));
+    this.flushed += this.pos;
+    this.pos = 0;
+  }
+
+  private chunk(bytes: Uint8Array): void {
+    if (this.sink && bytes.byteLength > this.buffer.byteLength - this.pos) {
+      this.flush();
+      if (bytes.byteLength >= this.buffer.byteLength) {
+        this.sink.write(bytes);
+        this.flushed += bytes.byteLength;
+        return;
+      }
+    }
+    this.buffer.set(bytes, this.pos);
     this.pos += bytes.byteLength;
+  }
+
+  /** Makes room for `n` bytes in the staging buffer (in-memory, the measured size guarantees it). */
+  private reserve(n: number): void {
+    if (this.sink && this.pos + n > this.buffer.byteLength) this.flush();
   }
 }
 
@@ -182,6 +234,23 @@ export function encodeMessage(message: ProtoMessage): Uint8Array {
   message.writeTo(w);
   if (w.pos !== out.byteLength) throw new Error(`protobuf size mismatch: measured ${out.byteLength}, wrote ${w.pos}`);
   return out;
+}
+
+/** Staging buffer of `streamMessage`: large enough to make writes few, small next to any model. */
+export const STREAM_STAGING_BYTES = 1 << 20;
+
+/**
+ * Encodes a message tree into `sink`, through a staging buffer of `stagingBytes`; the bytes are
+ * those `encodeMessage` returns.
+ * @returns the number of bytes written
+ */
+export function streamMessage(message: ProtoMessage, sink: ByteSink, stagingBytes = STREAM_STAGING_BYTES): number {
+  const size = message.size();
+  const w = new ProtoWriter(new Uint8Array(Math.max(16, Math.min(stagingBytes, size))), sink);
+  message.writeTo(w);
+  w.flush();
+  if (w.offset !== size) throw new Error(`protobuf size mismatch: measured ${size}, wrote ${w.offset}`);
+  return size;
 }
 
 /** One field as read: `varint` for wire type 0, `bytes` (a view, not a copy) for length-delimited. */

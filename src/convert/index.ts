@@ -6,14 +6,12 @@
 import { basename } from 'node:path';
 import { buildResNetFpn } from '../../backbones/index.js';
 import { type StateDict, numel } from '../../backbones/graph/index.js';
-import { type BoxHeadNetwork, buildBoxHead } from '../../heads/boxHead.js';
+import { buildBoxHead } from '../../heads/boxHead.js';
 import { buildMaskHead } from '../../heads/maskHead.js';
 import { buildRpnHead } from '../../heads/rpnHead.js';
 import { loadCheckpoint } from '../checkpoint/index.js';
 import type { DetectorConfigOverrides } from '../config.js';
-import {
-  FORMAT_NAME, FORMAT_VERSION, type Manifest, type ManifestDraft, ModelPackageError, writeModelPackage,
-} from '../modelPackage/index.js';
+import { FORMAT_NAME, FORMAT_VERSION, type Manifest, ModelPackageError, writeModelPackage } from '../modelPackage/index.js';
 import { readClassesFile, resolveClasses } from './classes.js';
 
 export interface ConvertOptions {
@@ -64,38 +62,27 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
     throw new ModelPackageError(checkpointPath, `not a torchvision Faster/Mask R-CNN state dict: no 'roi_heads.box_predictor.cls_score.weight' (keys start ${sample}${sd.size > 3 ? ', ...' : ''})`);
   }
   const eps = options.eps ?? defaultEps(checkpointPath);
-  const given = options.classes ? readClassesFile(options.classes) : undefined;
-  // Each network is built when the writer asks for it and dropped once written, so memory holds
-  // the checkpoint and one network at a time.
-  const { onnx, ...backbone } = buildResNetFpn(sd, { eps, arch: options.arch });
-  let backboneOnnx: Uint8Array | undefined = onnx;
+  // The networks are built as unserialized models, which only reference the checkpoint's arrays
+  // (folded FrozenBN weights are computed chunk by chunk while written), and the writer streams
+  // each one to its file: memory holds the checkpoint, never a serialized network.
+  const backbone = buildResNetFpn(sd, { eps, arch: options.arch });
   const channels = backbone.description.fpnChannels;
+  const rpnHead = buildRpnHead(sd, { levelNames: backbone.levels.map((l) => l.name) });
+  const boxHead = buildBoxHead(sd, channels);
   const isMask = sd.has('roi_heads.mask_predictor.mask_fcn_logits.weight');
-  let boxHead: Omit<BoxHeadNetwork, 'onnx'> | undefined;
-  const networks: Parameters<typeof writeModelPackage>[2] = {
-    backbone: () => {
-      const bytes = backboneOnnx!;
-      backboneOnnx = undefined;
-      return bytes;
-    },
-    rpnHead: () => buildRpnHead(sd, { levelNames: backbone.levels.map((l) => l.name) }).onnx,
-    boxHead: () => {
-      const { onnx: bytes, ...info } = buildBoxHead(sd, channels);
-      boxHead = info;
-      return bytes;
-    },
-    maskHead: isMask ? () => buildMaskHead(sd, channels).onnx : undefined,
-  };
-  const draft = (): ManifestDraft => ({
+  const maskHead = isMask ? buildMaskHead(sd, channels) : undefined;
+  const given = options.classes ? readClassesFile(options.classes) : undefined;
+  const classes = resolveClasses(boxHead.numClasses, given, options.classes ?? checkpointPath);
+
+  const manifest = writeModelPackage(options.out, {
     format: FORMAT_NAME,
     formatVersion: FORMAT_VERSION,
     architecture: isMask ? 'maskrcnn' : 'fasterrcnn',
     backbone: { kind: 'resnet-fpn', arch: backbone.description.arch, frozenBnEps: eps, levels: [...backbone.levels] },
-    classes: resolveClasses(boxHead!.numClasses, given, options.classes ?? checkpointPath),
-    config: { ...options.config, roiHeads: { poolerOutputSize: boxHead!.pooledSize, ...options.config?.roiHeads } },
+    classes,
+    config: { ...options.config, roiHeads: { poolerOutputSize: boxHead.pooledSize, ...options.config?.roiHeads } },
     source: { checkpoint: basename(checkpointPath), converter: 'resdet 0.1.0', parameters: countParameters(sd) },
-  });
-  const manifest = writeModelPackage(options.out, draft, networks, { overwrite: options.force });
+  }, { backbone: backbone.model, rpnHead: rpnHead.model, boxHead: boxHead.model, maskHead: maskHead?.model }, { overwrite: options.force });
 
   const d = backbone.description;
   return {

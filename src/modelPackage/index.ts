@@ -5,6 +5,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import type { OnnxModel } from '../../backbones/graph/index.js';
+import { serializeModelToFile } from '../../backbones/graph/onnxFile.js';
 import {
   FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE,
   type Manifest, type ManifestFile, type ManifestFiles,
@@ -118,14 +120,22 @@ function readChecked(root: string, role: string, entry: ManifestFile): Uint8Arra
   return bytes;
 }
 
+/** Writes one network file; the sha256 is of the bytes written. */
+function writeNetwork(path: string, network: Uint8Array | OnnxModel): { sha256: string; bytes: number } {
+  if (!(network instanceof Uint8Array)) return serializeModelToFile(network, path);
+  writeFileSync(path, network);
+  return { sha256: sha256(network), bytes: network.byteLength };
+}
+
 /** The manifest without the `files` section, which the writer fills. */
 export type ManifestDraft = Omit<Manifest, 'files'>;
 
 /**
- * A network's ONNX bytes, or a function that builds them: built one at a time and dropped once
- * written, a converter holds one network in memory besides the checkpoint, not all of them.
+ * A network to write: its ONNX bytes, or its unserialized model, which is streamed to the file
+ * (initializers straight from the weights, see `serializeModelToFile`) so that the network never
+ * exists whole in memory; or a function returning either, called when the network is written.
  */
-export type NetworkSource = Uint8Array | (() => Uint8Array);
+export type NetworkSource = Uint8Array | OnnxModel | (() => Uint8Array | OnnxModel);
 
 /**
  * Writes a package atomically: everything goes to a temporary sibling folder which is renamed onto
@@ -149,10 +159,8 @@ export function writeModelPackage(
     for (const role of FILE_ROLES) {
       const source = networks[role];
       if (!source) continue;
-      const bytes = typeof source === 'function' ? source() : source;
       const path = `${role}.onnx`;
-      writeFileSync(join(tmp, path), bytes);
-      files[role] = { path, sha256: sha256(bytes), bytes: bytes.byteLength };
+      files[role] = { path, ...writeNetwork(join(tmp, path), typeof source === 'function' ? source() : source) };
     }
     const manifest: Manifest = { ...(typeof draft === 'function' ? draft() : draft), files: files as ManifestFiles };
     validateManifest(manifest, join(tmp, MANIFEST_FILE));
