@@ -10,14 +10,17 @@ import resource
 import statistics
 import sys
 import time
+import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "reference"))
 import torch  # noqa: E402
-from detect_cases import build, scene  # noqa: E402
+from detect_cases import build  # noqa: E402
+from scenes import scene  # noqa: E402
 import numpy as np  # noqa: E402
 
 
 def main(out, threads, repeats):
+    warnings.filterwarnings("ignore")  # torch.onnx.export's tracer warnings say nothing here
     torch.set_num_threads(threads)
     torch.manual_seed(50)
     os.makedirs(out, exist_ok=True)

@@ -2,7 +2,7 @@
  * Runs a torchvision reference script (test/reference/<name>.py) once and caches its archive.
  *
  * The scripts are deterministic (seeded torch RNG, one thread), so their output is cached under
- * .cache/reference/<name>-<hash of the script and its helpers>; editing a script invalidates it.
+ * .cache/reference/<name>-<hash of the script and its shared helpers>; editing either invalidates it.
  * A missing torchvision fails with a message saying what to install — never a silent skip.
  */
 import { spawnSync } from 'node:child_process';
@@ -30,7 +30,7 @@ export function pythonExecutable(): string {
 
 function scriptHash(name: string): string {
   const h = createHash('sha256');
-  for (const f of [`${name}.py`, 'tensor_archive.py']) h.update(readFileSync(join(referenceDir, f)));
+  for (const f of [`${name}.py`, 'tensor_archive.py', 'scenes.py']) h.update(readFileSync(join(referenceDir, f)));
   return h.digest('hex').slice(0, 16);
 }
 

@@ -12,12 +12,12 @@ import sys
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
 from torchvision.models.detection import FasterRCNN, MaskRCNN
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
 from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.ops.misc import FrozenBatchNorm2d
 
+from scenes import scene
 from tensor_archive import Archive
 
 # case -> (architecture, backbone, min_size, max_size, image sizes (h, w))
@@ -31,25 +31,6 @@ CASES = {
     "mask-x50": ("mask", "resnext50_32x4d", 288, 480, [(240, 320)]),
 }
 NUM_CLASSES = 6
-
-
-def scene(h, w, seed):
-    """A photo-like image: gradient background, overlapping filled shapes, sensor noise."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    bg = np.stack([x / w * 160 + 40, y / h * 140 + 50, (x + y) / (w + h) * 120 + 70], -1)
-    im = Image.fromarray(bg.clip(0, 255).astype(np.uint8))
-    d = ImageDraw.Draw(im)
-    for _ in range(8):
-        cx, cy = rng.integers(0, w), rng.integers(0, h)
-        r = int(rng.integers(8, max(9, min(w, h) // 3)))
-        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
-        if rng.random() < 0.5:
-            d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
-        else:
-            d.polygon([(cx, cy - r), (cx + r, cy + r), (cx - r, cy + r)], fill=colour)
-    arr = np.asarray(im).astype(np.float32) + rng.normal(0, 5, (h, w, 3))
-    return Image.fromarray(arr.clip(0, 255).astype(np.uint8))
 
 
 def build(arch, backbone_name, min_size, max_size, calib_image):

@@ -8,31 +8,17 @@ import os
 import sys
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageOps
 
+from scenes import scene
 from tensor_archive import Archive
-
-
-def scene(w, h, seed):
-    """A photo-like image: gradients, shapes with soft edges, sensor noise."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    img = np.stack([x / w * 200 + 30, y / h * 180 + 40, (x + y) / (w + h) * 150 + 60], -1)
-    im = Image.fromarray(img.clip(0, 255).astype(np.uint8))
-    d = ImageDraw.Draw(im)
-    for _ in range(12):
-        x0, y0 = rng.integers(0, w), rng.integers(0, h)
-        r = int(rng.integers(5, max(6, min(w, h) // 3)))
-        d.ellipse([x0 - r, y0 - r, x0 + r, y0 + r], fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
-    arr = np.asarray(im).astype(np.float32) + rng.normal(0, 6, (h, w, 3))
-    return Image.fromarray(arr.clip(0, 255).astype(np.uint8))
 
 
 def main(out):
     a = Archive(out)
     files = os.path.join(out, "files")
     os.makedirs(files)
-    base = scene(720, 477, 1)
+    base = scene(477, 720, 1)
     cases = {}
 
     def save(name, im, fmt, **kw):
@@ -44,7 +30,7 @@ def main(out):
     save("photo-q75-444.jpg", base, "JPEG", quality=75, subsampling=0)
     save("photo-progressive.jpg", base, "JPEG", quality=85, progressive=True)
     save("gray.jpg", base.convert("L"), "JPEG", quality=90)
-    small = scene(97, 61, 2)
+    small = scene(61, 97, 2)
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: rotate 90 CW to display
     save("orient6.jpg", small, "JPEG", quality=95, exif=exif.tobytes())
