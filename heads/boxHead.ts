@@ -5,6 +5,17 @@
  * K: RoIs, C: channels, P: pooled size (7), L: classes including background.
  */
 import { GraphBuilder, type OnnxNetwork, type StateDict, onnxNetwork, requireWeight } from '../backbones/graph/index.js';
+import { addMultiScaleRoiAlign, type PoolerSpec } from './pooler.js';
+
+export interface HeadBuildOptions {
+  /** State-dict prefix of the RoI heads (torchvision: 'roi_heads.'). */
+  prefix?: string;
+  /**
+   * Pool inside the graph (ONNX RoiAlign per level) instead of taking `pooled` as input. The box
+   * head's pooled size comes from fc6; the mask head's from `outputSize` (torchvision: 14).
+   */
+  pooler?: Omit<PoolerSpec, 'outputSize' | 'channels'> & { outputSize?: number };
+}
 
 /** The head's ONNX network (`onnx` serialized on first read, `model` to stream to a file) and its sizes. */
 export interface BoxHeadNetwork extends OnnxNetwork {
@@ -17,10 +28,12 @@ export interface BoxHeadNetwork extends OnnxNetwork {
 
 /**
  * Builds the box head from `roi_heads.box_head.fc{6,7}` and `roi_heads.box_predictor.*`.
- * Input `pooled` [K, C, P, P]; outputs `classLogits` [K, L] and `boxDeltas` [K, L*4].
+ * Input `pooled` [K, C, P, P], or with `options.pooler` the pooler's inputs (see pooler.ts);
+ * outputs `classLogits` [K, L] and `boxDeltas` [K, L*4].
  * @param inChannels the pyramid's channels, to recover P from fc6's input width
  */
-export function buildBoxHead(sd: StateDict, inChannels: number, prefix = 'roi_heads.'): BoxHeadNetwork {
+export function buildBoxHead(sd: StateDict, inChannels: number, options: HeadBuildOptions = {}): BoxHeadNetwork {
+  const prefix = options.prefix ?? 'roi_heads.';
   const fc6 = requireWeight(sd, [`${prefix}box_head.fc6.weight`], [-1, -1]);
   const [representationSize, fc6In] = fc6.shape;
   const pooledSize = Math.round(Math.sqrt(fc6In / inChannels));
@@ -32,7 +45,9 @@ export function buildBoxHead(sd: StateDict, inChannels: number, prefix = 'roi_he
 
   const g = new GraphBuilder('box_head');
   const w = (key: string, shape: number[]) => g.initializer(key, requireWeight(sd, [key], shape));
-  const x = g.input('pooled', 'float32', ['K', inChannels, pooledSize, pooledSize]);
+  const x = options.pooler
+    ? addMultiScaleRoiAlign(g, { ...options.pooler, channels: inChannels, outputSize: pooledSize })
+    : g.input('pooled', 'float32', ['K', inChannels, pooledSize, pooledSize]);
   // Linear layers: y = x W^T + b, as Gemm with transB.
   const linear = (t: ReturnType<typeof g.flatten>, name: string, outDim: number, inDim: number) =>
     g.gemm(t, w(`${prefix}${name}.weight`, [outDim, inDim]), w(`${prefix}${name}.bias`, [outDim]), { transB: true });

@@ -7,6 +7,8 @@
  * K: RoIs, C: channels, S: pooled size (14), M = 2S: mask size (28), L: classes.
  */
 import { GraphBuilder, type OnnxNetwork, type StateDict, type Value, onnxNetwork, requireWeight, StateDictError } from '../backbones/graph/index.js';
+import type { HeadBuildOptions } from './boxHead.js';
+import { addMultiScaleRoiAlign } from './pooler.js';
 
 /** The head's ONNX network (`onnx` serialized on first read, `model` to stream to a file) and its sizes. */
 export interface MaskHeadNetwork extends OnnxNetwork {
@@ -29,13 +31,17 @@ function maskConvs(sd: StateDict, prefix: string): string[] {
 
 /**
  * Builds the mask head from `roi_heads.mask_head.*` and `roi_heads.mask_predictor.*`.
- * Inputs `pooled` [K, C, S, S] and `labels` int64 [K]; output `maskProbs` [K, 1, M, M] — the
+ * Inputs `pooled` [K, C, S, S] (or with `options.pooler` the pooler's inputs, see pooler.ts) and
+ * `labels` int64 [K]; output `maskProbs` [K, 1, M, M] — the
  * sigmoid of each RoI's label channel.
  */
-export function buildMaskHead(sd: StateDict, inChannels: number, prefix = 'roi_heads.'): MaskHeadNetwork {
+export function buildMaskHead(sd: StateDict, inChannels: number, options: HeadBuildOptions = {}): MaskHeadNetwork {
+  const prefix = options.prefix ?? 'roi_heads.';
   const convs = maskConvs(sd, prefix);
   const g = new GraphBuilder('mask_head');
-  const pooled = g.input('pooled', 'float32', ['K', inChannels, 'S', 'S']);
+  const pooled = options.pooler
+    ? addMultiScaleRoiAlign(g, { ...options.pooler, channels: inChannels, outputSize: options.pooler.outputSize ?? 14 })
+    : g.input('pooled', 'float32', ['K', inChannels, 'S', 'S']);
   const labels = g.input('labels', 'int64', ['K']);
   let t: Value = pooled;
   let channels = inChannels;

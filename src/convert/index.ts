@@ -10,7 +10,7 @@ import { buildBoxHead } from '../../heads/boxHead.js';
 import { buildMaskHead } from '../../heads/maskHead.js';
 import { buildRpnHead } from '../../heads/rpnHead.js';
 import { loadCheckpoint } from '../checkpoint/index.js';
-import type { DetectorConfigOverrides } from '../config.js';
+import { type DetectorConfigOverrides, resolveConfig } from '../config.js';
 import { FORMAT_NAME, FORMAT_VERSION, type Manifest, ModelPackageError, writeModelPackage } from '../modelPackage/index.js';
 import { readClassesFile, resolveClasses } from './classes.js';
 
@@ -68,9 +68,15 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
   const backbone = buildResNetFpn(sd, { eps, arch: options.arch });
   const channels = backbone.description.fpnChannels;
   const rpnHead = buildRpnHead(sd, { levelNames: backbone.levels.map((l) => l.name) });
-  const boxHead = buildBoxHead(sd, channels);
+  // The heads pool inside their graphs (ONNX RoiAlign on the provider's threads) from the levels
+  // the poolers read, with the sampling ratios and sizes of the package's config.
+  const config = resolveConfig(options.config);
+  const levels = backbone.levels.filter((l) => config.levelMapper.featureNames.includes(l.name));
+  const boxHead = buildBoxHead(sd, channels, { pooler: { levels, samplingRatio: config.roiHeads.samplingRatio } });
   const isMask = sd.has('roi_heads.mask_predictor.mask_fcn_logits.weight');
-  const maskHead = isMask ? buildMaskHead(sd, channels) : undefined;
+  const maskHead = isMask
+    ? buildMaskHead(sd, channels, { pooler: { levels, samplingRatio: config.mask.samplingRatio, outputSize: config.mask.poolerOutputSize } })
+    : undefined;
   const given = options.classes ? readClassesFile(options.classes) : undefined;
   const classes = resolveClasses(boxHead.numClasses, given, options.classes ?? checkpointPath);
 

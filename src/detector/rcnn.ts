@@ -8,6 +8,7 @@
  */
 import type { FeaturePyramid, PyramidLevel } from '../../backbones/index.js';
 import { type Detections, postprocessDetections } from '../../heads/roiHeads.js';
+import { poolerInputs, splitByLevel } from '../../heads/pooler.js';
 import { type Proposals, proposeRegions } from '../../heads/rpn.js';
 import { multiScaleRoiAlign } from '../../postprocess/index.js';
 import type { DetectorConfig } from '../config.js';
@@ -90,6 +91,23 @@ export class GeneralizedRCNN {
     return proposeRegions(head, this.config.rpn, batch.paddedSize, batch.imageSize);
   }
 
+  /**
+   * The pooled RoIs a head takes: when its graph pools (inputs `rois_<level>`, `order`), the
+   * boxes split by level plus the level features; otherwise `pooled`, computed here in TypeScript.
+   */
+  private poolFeeds(session: InferenceSession, pyramid: FeaturePyramid<Tensor>, boxes: Float32Array, outputSize: number, samplingRatio: number): Record<string, Tensor> {
+    if (!session.inputNames.includes(poolerInputs.order)) return { pooled: this.pool(pyramid, boxes, outputSize, samplingRatio) };
+    const { canonicalScale, canonicalLevel, eps } = this.config.levelMapper;
+    const split = splitByLevel(boxes, this.pooledLevels.map((l) => l.stride), canonicalScale, canonicalLevel, eps);
+    const feeds: Record<string, Tensor> = { [poolerInputs.order]: new this.ort.Tensor('int64', split.order, [split.order.length]) };
+    this.pooledLevels.forEach((l, i) => {
+      feeds[l.name] = pyramid.features.get(l.name)!;
+      feeds[poolerInputs.rois(l.name)] = new this.ort.Tensor('float32', split.rois[i], [split.rois[i].length / 4, 4]);
+      feeds[poolerInputs.batchIndices(l.name)] = new this.ort.Tensor('int64', split.batchIndices[i], [split.batchIndices[i].length]);
+    });
+    return feeds;
+  }
+
   /** MultiScaleRoIAlign over the pooled levels, for boxes of this one image. */
   private pool(pyramid: FeaturePyramid<Tensor>, boxes: Float32Array, outputSize: number, samplingRatio: number): Tensor {
     const levels = this.pooledLevels.map((l) => {
@@ -104,17 +122,17 @@ export class GeneralizedRCNN {
   private async boxHead(pyramid: FeaturePyramid<Tensor>, proposals: Proposals, batch: ImageBatch): Promise<Detections> {
     const cfg = this.config.roiHeads;
     if (proposals.scores.length === 0) return { boxes: new Float32Array(0), scores: new Float32Array(0), labels: new Int32Array(0) };
-    const pooled = this.pool(pyramid, proposals.boxes, cfg.poolerOutputSize, cfg.samplingRatio);
-    const out = await this.run(this.sessions.boxHead, { pooled });
+    const feeds = this.poolFeeds(this.sessions.boxHead, pyramid, proposals.boxes, cfg.poolerOutputSize, cfg.samplingRatio);
+    const out = await this.run(this.sessions.boxHead, feeds);
     return postprocessDetections(out.classLogits.data as Float32Array, out.boxDeltas.data as Float32Array, proposals.boxes, batch.imageSize, cfg);
   }
 
   private async maskHead(pyramid: FeaturePyramid<Tensor>, detections: Detections): Promise<Float32Array> {
     const cfg = this.config.mask;
     if (detections.scores.length === 0) return new Float32Array(0);
-    const pooled = this.pool(pyramid, detections.boxes, cfg.poolerOutputSize, cfg.samplingRatio);
-    const labels = new this.ort.Tensor('int64', BigInt64Array.from(detections.labels, (l) => BigInt(l)), [detections.labels.length]);
-    const out = await this.run(this.sessions.maskHead!, { pooled, labels });
+    const feeds = this.poolFeeds(this.sessions.maskHead!, pyramid, detections.boxes, cfg.poolerOutputSize, cfg.samplingRatio);
+    feeds.labels = new this.ort.Tensor('int64', BigInt64Array.from(detections.labels, (l) => BigInt(l)), [detections.labels.length]);
+    const out = await this.run(this.sessions.maskHead!, feeds);
     return out.maskProbs.data as Float32Array;
   }
 }

@@ -1,0 +1,84 @@
+/**
+ * MultiScaleRoIAlign inside a head's ONNX graph: the level of each RoI is assigned in TypeScript
+ * (torchvision's LevelMapper, `assignLevels`), the pooling runs as ONNX RoiAlign nodes, one per
+ * level, on the provider's threads, and a Gather puts the pooled RoIs back in their order. This
+ * is the path the CPU and CUDA providers take; `multiScaleRoiAlign` in postprocess/ is the
+ * TypeScript reference it is held equal to.
+ *
+ * K: RoIs, Kl: RoIs of level l, C: channels, P: pooled size.
+ */
+import { type GraphBuilder, type Value, attr } from '../backbones/graph/index.js';
+import { assignLevels } from '../postprocess/index.js';
+
+/** The pooled levels (torchvision's featmap_names with their strides) and the output size. */
+export interface PoolerSpec {
+  levels: ReadonlyArray<{ name: string; stride: number }>;
+  channels: number;
+  outputSize: number;
+  samplingRatio: number;
+}
+
+/** Graph input names of the pooler. */
+export const poolerInputs = {
+  rois: (level: string) => `rois_${level}`,
+  batchIndices: (level: string) => `batchIndices_${level}`,
+  order: 'order',
+};
+
+/**
+ * Adds the pooler's inputs (each level's features, named as the level; `rois_<level>` [Kl, 4];
+ * `batchIndices_<level>` int64 [Kl]; `order` int64 [K]) and nodes.
+ * @returns pooled [K, C, P, P] in the order of the RoIs before they were split by level
+ */
+export function addMultiScaleRoiAlign(g: GraphBuilder, spec: PoolerSpec): Value {
+  const pooled = spec.levels.map((level) => {
+    const features = g.input(level.name, 'float32', ['N', spec.channels, `H${level.name}`, `W${level.name}`]);
+    const rois = g.input(poolerInputs.rois(level.name), 'float32', [`K${level.name}`, 4]);
+    const batch = g.input(poolerInputs.batchIndices(level.name), 'int64', [`K${level.name}`]);
+    // 'output_half_pixel' is RoiAlign-16's name for torchvision's aligned=False.
+    return g.node('RoiAlign', [features, rois, batch], {
+      coordinate_transformation_mode: attr.string('output_half_pixel'),
+      mode: attr.string('avg'),
+      output_height: attr.int(spec.outputSize),
+      output_width: attr.int(spec.outputSize),
+      sampling_ratio: attr.int(spec.samplingRatio),
+      spatial_scale: attr.float(1 / level.stride),
+    })[0];
+  });
+  const all = pooled.length === 1 ? pooled[0] : g.concat(pooled, 0);
+  const order = g.input(poolerInputs.order, 'int64', ['K']);
+  return g.node('Gather', [all, order], { axis: attr.int(0) })[0];
+}
+
+/** The pooler's feeds for one image's boxes, as typed arrays (the caller wraps them as tensors). */
+export interface PoolerFeeds {
+  rois: Float32Array[];
+  batchIndices: BigInt64Array[];
+  order: BigInt64Array;
+}
+
+/**
+ * Splits boxes by pyramid level as torchvision's LevelMapper assigns them, and gives the
+ * permutation that restores their order after the per-level pooled outputs are concatenated.
+ * @param boxes [K, 4] x1,y1,x2,y2 of one image
+ * @param strides the pooled levels' strides, consecutive powers of two
+ */
+export function splitByLevel(boxes: Float32Array, strides: readonly number[], canonicalScale: number, canonicalLevel: number, eps: number): PoolerFeeds {
+  const kMin = Math.log2(strides[0]);
+  const levelOf = assignLevels(boxes, { kMin, kMax: kMin + strides.length - 1, canonicalScale, canonicalLevel, eps });
+  const count = new Int32Array(strides.length);
+  // A box whose area is negative or NaN has no level in torchvision; such boxes never reach the
+  // poolers (the RPN and box head drop them), and the first level takes them if they do.
+  for (let i = 0; i < levelOf.length; i++) count[Math.max(levelOf[i], 0)]++;
+  const offsets = new Int32Array(strides.length);
+  for (let l = 1; l < strides.length; l++) offsets[l] = offsets[l - 1] + count[l - 1];
+  const rois = Array.from(count, (n) => new Float32Array(n * 4));
+  const filled = new Int32Array(strides.length);
+  const order = new BigInt64Array(levelOf.length);
+  for (let i = 0; i < levelOf.length; i++) {
+    const l = Math.max(levelOf[i], 0);
+    rois[l].set(boxes.subarray(4 * i, 4 * i + 4), 4 * filled[l]);
+    order[i] = BigInt(offsets[l] + filled[l]++);
+  }
+  return { rois, batchIndices: Array.from(count, (n) => new BigInt64Array(n)), order };
+}
