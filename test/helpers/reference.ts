@@ -38,9 +38,12 @@ function scriptHash(name: string): string {
  * Returns the archive written by test/reference/<name>.py, running it when not cached.
  * @param name script name without .py
  * @param args extra command-line arguments, part of the cache key
+ * @param inputFiles files the script reads (e.g. a checkpoint), whose contents are part of the key
  */
-export function torchReference(name: string, args: string[] = []): Archive {
-  const key = createHash('sha256').update(scriptHash(name)).update(JSON.stringify(args)).digest('hex').slice(0, 16);
+export function torchReference(name: string, args: string[] = [], inputFiles: string[] = []): Archive {
+  const hash = createHash('sha256').update(scriptHash(name)).update(JSON.stringify(args));
+  for (const f of inputFiles) hash.update(readFileSync(f));
+  const key = hash.digest('hex').slice(0, 16);
   const folder = join(repoRoot, '.cache', 'reference', `${name}-${key}`);
   if (!existsSync(join(folder, 'manifest.json'))) {
     const tmp = `${folder}.tmp-${process.pid}`;
