@@ -172,19 +172,27 @@ export class GraphBuilder {
 
   /** Conv: x [N, Cin, H, W], w [Cout, Cin/group, kH, kW], b [Cout] -> [N, Cout, H', W']. */
   conv(x: Value, w: Value, b: Value | undefined, opts: ConvOptions = {}, o?: NodeOptions): Value {
-    const a: Record<string, OnnxAttribute> = { group: attr.int(opts.group ?? 1) };
-    if (opts.strides) a.strides = attr.ints(opts.strides);
+    // Strides and dilations are always written: onnxruntime-web's WebGPU Conv refuses a node
+    // without 2-D dilations, though ONNX defaults them to 1.
+    const a: Record<string, OnnxAttribute> = {
+      group: attr.int(opts.group ?? 1),
+      strides: attr.ints(opts.strides ?? [1, 1]),
+      dilations: attr.ints(opts.dilations ?? [1, 1]),
+    };
     if (opts.pads) a.pads = attr.ints(opts.pads);
-    if (opts.dilations) a.dilations = attr.ints(opts.dilations);
     return this.one('Conv', b === undefined ? [x, w] : [x, w, b], a, o);
   }
 
   /** ConvTranspose: x [N, Cin, H, W], w [Cin, Cout/group, kH, kW], b [Cout]. */
   convTranspose(x: Value, w: Value, b: Value | undefined, opts: ConvOptions = {}, o?: NodeOptions): Value {
-    const a: Record<string, OnnxAttribute> = { group: attr.int(opts.group ?? 1) };
-    if (opts.strides) a.strides = attr.ints(opts.strides);
+    // Strides and dilations are always written: onnxruntime-web's WebGPU Conv refuses a node
+    // without 2-D dilations, though ONNX defaults them to 1.
+    const a: Record<string, OnnxAttribute> = {
+      group: attr.int(opts.group ?? 1),
+      strides: attr.ints(opts.strides ?? [1, 1]),
+      dilations: attr.ints(opts.dilations ?? [1, 1]),
+    };
     if (opts.pads) a.pads = attr.ints(opts.pads);
-    if (opts.dilations) a.dilations = attr.ints(opts.dilations);
     return this.one('ConvTranspose', b === undefined ? [x, w] : [x, w, b], a, o);
   }
 
