@@ -3,6 +3,7 @@
  * declaration of that pyramid's levels (name, stride, channels), as Detectron2's `ShapeSpec`.
  * Heads are written against the declaration, never against a particular network.
  */
+import { ResdetError } from '../postprocess/errors.js';
 
 /** One level of a feature pyramid; e.g. torchvision's FPN emits '0'..'3' and 'pool'. */
 export interface PyramidLevel {
@@ -48,8 +49,10 @@ export interface FeaturePyramid<TTensor> {
 }
 
 /** A backbone that cannot be built or a pyramid declaration that is inconsistent. */
-export class BackboneError extends Error {
-  override readonly name = 'BackboneError';
+export class BackboneError extends ResdetError {
+  constructor(message: string) {
+    super('BACKBONE', message);
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
  * resdet/postprocess: the detection operators as pure functions over typed arrays, equal to
  * torchvision 0.14 on CPU. Imports nothing else of ours and no runtime.
  */
-export { OperatorInputError } from './errors.js';
+export { OperatorInputError, ResdetError } from './errors.js';
 // Box coder, box utilities, anchors, NMS (torchvision _utils.BoxCoder, ops/boxes.py, AnchorGenerator).
 export { BBOX_XFORM_CLIP, decodeBoxes, encodeBoxes, type BoxCoderWeights } from './boxCoder.js';
 export { boxArea, boxIou, clipBoxesToImage, removeSmallBoxes, type ImageSize } from './boxes.js';

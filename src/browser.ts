@@ -14,6 +14,7 @@ export type { Detector } from './detector/index.js';
 export * from './detector/result.js';
 export { ImageDecodeError, type ImageInput, type RawPixels } from './image/index.browser.js';
 export { ModelPackageError, type Manifest };
+export { ResdetError } from '../postprocess/errors.js';
 export { ProviderUnavailableError, type Provider, type RuntimeOptions } from './runtime/index.js';
 
 async function fetchBytes(url: URL): Promise<Uint8Array> {

@@ -17,6 +17,7 @@ export * from './detector/result.js';
 export { ImageDecodeError, type ImageInput, type RawPixels, type JimpLike } from './image/index.js';
 export { ModelPackageError, readModelPackage, type Manifest } from './modelPackage/index.js';
 export { CheckpointError } from './checkpoint/index.js';
+export { ResdetError } from '../postprocess/errors.js';
 export { convertCheckpoint, type ConvertOptions, type ConvertSummary } from './convert/index.js';
 export { ProviderUnavailableError, type Provider, type RuntimeOptions } from './runtime/index.js';
 export { resolveConfig, torchvisionDefaults, type DetectorConfig } from './config.js';

@@ -4,16 +4,16 @@
  * CheckpointError naming the file and what is wrong with it.
  */
 
-/** A checkpoint that cannot be read, with the file at fault and the reason. */
-export class CheckpointError extends Error {
-  override readonly name = 'CheckpointError';
+import { ResdetError } from '../../postprocess/errors.js';
 
+/** A checkpoint that cannot be read, with the file at fault and the reason. */
+export class CheckpointError extends ResdetError {
   /**
    * @param file path of the checkpoint (or the name given to a Buffer)
    * @param detail what is wrong, phrased so that the full message reads "<file>: <detail>"
    */
-  constructor(readonly file: string, readonly detail: string) {
-    super(`${file}: ${detail}`);
+  constructor(readonly file: string, readonly detail: string, options?: { cause?: unknown }) {
+    super('CHECKPOINT', `${file}: ${detail}`, options);
   }
 }
 

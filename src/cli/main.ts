@@ -4,6 +4,7 @@ import { convertCommand, convertUsage } from './convert.js';
 import { datasetCommand, datasetUsage } from './dataset.js';
 import { detectCommand, detectUsage } from './detect.js';
 import { evalCommand, evalUsage } from './eval.js';
+import { ResdetError } from '../../postprocess/errors.js';
 import { UsageError } from './usage.js';
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
@@ -43,10 +44,10 @@ async function main(argv: string[]): Promise<number> {
       console.error(`resdet ${name}: ${e.message}\n\n${e.usage}`);
       return 2;
     }
-    // Errors of our families name the file and the problem; print them without a stack.
-    const err = e as Error;
-    const ours = /Error$/.test(err.name) && err.name !== 'Error' && err.name !== 'TypeError' && err.name !== 'RangeError';
-    console.error(`resdet ${name}: ${ours ? err.message : err.stack ?? err.message}`);
+    // Errors of our families name the file and the problem: one line, no stack. Anything else is
+    // a bug in resdet, reported as one.
+    if (e instanceof ResdetError) console.error(`resdet ${name}: ${e.message}`);
+    else console.error(`resdet ${name}: internal error (please report it): ${(e as Error).stack ?? String(e)}`);
     return 1;
   }
 }

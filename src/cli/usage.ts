@@ -1,15 +1,15 @@
-/** A command line that cannot be run: printed with the command's usage, exit code 2. */
-export class UsageError extends Error {
+import { ResdetError } from '../../postprocess/errors.js';
+
+/** A command line that cannot be run: printed as one line with the command's usage, exit code 2. */
+export class UsageError extends ResdetError {
   constructor(message: string, readonly usage: string) {
-    super(message);
-    this.name = 'UsageError';
+    super('USAGE', message);
   }
 }
 
-/** A batch command that finished with some inputs failed (each already reported). */
-export class BatchError extends Error {
+/** A batch command that finished with some inputs failed (each already reported), exit code 1. */
+export class BatchError extends ResdetError {
   constructor(message: string) {
-    super(message);
-    this.name = 'BatchError';
+    super('BATCH', message);
   }
 }

@@ -7,14 +7,14 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { type CocoAnnotation, type CocoImage, type CocoInstances, sceneAnnotations, shapeCategories } from './coco.js';
+import { ResdetError } from '../../postprocess/errors.js';
 import { Prng } from './prng.js';
 import { type Scene, type SceneOptions, drawScene, sceneDefaults } from './scene.js';
 
 /** A bad dataset option; names the option and the accepted values. */
-export class DatasetOptionsError extends Error {
+export class DatasetOptionsError extends ResdetError {
   constructor(message: string) {
-    super(message);
-    this.name = 'DatasetOptionsError';
+    super('DATASET_OPTIONS', message);
   }
 }
 

@@ -2,13 +2,13 @@
  * Checking a resdet.json: runtime-neutral (no Node APIs), shared by the Node reader and the browser
  * loader.
  */
+import { ResdetError } from '../../postprocess/errors.js';
 import { FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, type Manifest } from './manifest.js';
 
 /** A model package that cannot be used: names the package (or file) and the field at fault. */
-export class ModelPackageError extends Error {
-  constructor(readonly path: string, message: string) {
-    super(`${path}: ${message}`);
-    this.name = 'ModelPackageError';
+export class ModelPackageError extends ResdetError {
+  constructor(readonly path: string, message: string, options?: { cause?: unknown }) {
+    super('MODEL_PACKAGE', `${path}: ${message}`, options);
   }
 }
 

@@ -4,6 +4,7 @@
  * src/browser.ts for browsers) passes in its own runtime, so neither imports the other.
  * Exports: OrtModule, Provider, SessionOptions helpers, ProviderUnavailableError.
  */
+import { ResdetError } from '../../postprocess/errors.js';
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 
 /** The part of an onnxruntime package the detector uses. */
@@ -18,10 +19,9 @@ export type { InferenceSession, Tensor };
 export type Provider = 'cpu' | 'cuda' | 'webgpu' | 'wasm';
 
 /** A provider that is not available in this runtime or on this machine, and what to do about it. */
-export class ProviderUnavailableError extends Error {
-  constructor(readonly provider: string, message: string) {
-    super(`provider '${provider}': ${message}`);
-    this.name = 'ProviderUnavailableError';
+export class ProviderUnavailableError extends ResdetError {
+  constructor(readonly provider: string, message: string, options?: { cause?: unknown }) {
+    super('PROVIDER_UNAVAILABLE', `provider '${provider}': ${message}`, options);
   }
 }
 
