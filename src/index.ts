@@ -10,6 +10,8 @@ import * as ort from 'onnxruntime-node';
 import { createDetector, type Detector } from './detector/index.js';
 import { decodeImage } from './image/decode.js';
 import { readModelPackage, ModelPackageError } from './modelPackage/index.js';
+import { fetchModelPackage, isModelUrl, type LoadModelOptions } from './modelPackage/remote.js';
+import { nodePackageStore } from './download/packageStore.js';
 import { type OrtModule, ProviderUnavailableError, type RuntimeOptions } from './runtime/index.js';
 
 export type { Detector } from './detector/index.js';
@@ -32,8 +34,9 @@ function findPackageRoot(from: string): string {
   }
 }
 
-/** A package folder, a file: URL, or the name of a model shipped in models/. */
+/** A package folder, a file: URL, or the name of a model shipped in models/ (http(s) URLs: see loadModel). */
 export function resolveModelPath(model: string | URL): string {
+  if (isModelUrl(model)) throw new ModelPackageError(String(model), 'is an http(s) URL, not a local package: loadModel fetches it');
   if (model instanceof URL || model.startsWith('file:')) return fileURLToPath(model);
   if (/^[a-z0-9][a-z0-9_-]*$/i.test(model) && !existsSync(model)) {
     const bundled = join(bundledModelsDir, model);
@@ -43,21 +46,32 @@ export function resolveModelPath(model: string | URL): string {
   return resolve(model);
 }
 
+export { DownloadError } from './download/errors.js';
+export { resdetCacheDir } from './download/cacheDir.js';
+export type { DownloadProgress, LoadModelOptions } from './modelPackage/remote.js';
+
 const nodeProviders = new Set(['cpu', 'cuda', 'webgpu']);
 
 /**
  * Loads a model package and creates its ONNX Runtime sessions.
- * @param model a package folder, a file: URL, or a bundled model's name (e.g. 'shapes')
- * @param options provider ('cpu' default, 'cuda', 'webgpu') and threads per operator
+ * @param model a package folder, a file: URL, a bundled model's name (e.g. 'shapes'), or the
+ *   http(s) URL of a package folder: its files are downloaded once into the cache
+ *   (`resdetCacheDir()`, `$RESDET_CACHE` to move it) and checked by size and sha256; resdet.json
+ *   is fetched on every load
+ * @param options provider ('cpu' default, 'cuda', 'webgpu'), threads per operator, and
+ *   onProgress ({ file, loaded, total, cached }) for URL loads
  */
-export async function loadModel(model: string | URL, options: RuntimeOptions = {}): Promise<Detector> {
+export async function loadModel(model: string | URL, options: LoadModelOptions = {}): Promise<Detector> {
+  const { onProgress, ...runtime } = options;
   const provider = options.provider ?? 'cpu';
   if (!nodeProviders.has(provider)) {
     throw new ProviderUnavailableError(provider, `not available in Node (use one of ${[...nodeProviders].join(', ')}; 'wasm' is for browsers)`);
   }
-  const pkg = readModelPackage(resolveModelPath(model));
+  const pkg = isModelUrl(model)
+    ? await fetchModelPackage(model, nodePackageStore(), { onProgress })
+    : readModelPackage(resolveModelPath(model));
   try {
-    return await createDetector(ort as unknown as OrtModule, pkg.manifest, pkg.files, decodeImage, { ...options, provider });
+    return await createDetector(ort as unknown as OrtModule, pkg.manifest, pkg.files, decodeImage, { ...runtime, provider });
   } catch (e) {
     const message = (e as Error).message;
     if (provider !== 'cpu' && /provider|backend|cuda|webgpu/i.test(message)) {
@@ -66,7 +80,7 @@ export async function loadModel(model: string | URL, options: RuntimeOptions = {
         : 'this machine needs a WebGPU adapter (Dawn; Vulkan or SwiftShader)';
       throw new ProviderUnavailableError(provider, `${message}; ${hint}`);
     }
-    throw new ModelPackageError(pkg.dir, `cannot create ONNX Runtime sessions: ${message}`);
+    throw new ModelPackageError('url' in pkg ? pkg.url : pkg.dir, `cannot create ONNX Runtime sessions: ${message}`);
   }
 }
 export {
