@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import type sharpFn from 'sharp';
 import { type CocoAnnotation, type CocoImage, type CocoInstances, sceneAnnotations, shapeCategories } from './coco.js';
 import { ResdetError } from '../../postprocess/errors.js';
 import { Prng } from './prng.js';
@@ -71,9 +71,30 @@ export function datasetScene(o: Pick<DatasetOptions, 'seed' | 'width' | 'height'
   return drawScene(rng, { ...sceneDefaults, ...o.scene, width: o.width, height: o.height });
 }
 
-/** PNG bytes of an RGB image; fixed settings so the bytes depend on the pixels only. */
+/** sharp is an optional dependency: loaded on first use, null when not installed (then jimp encodes). */
+let sharpModule: Promise<typeof sharpFn | null> | undefined;
+function loadSharp(): Promise<typeof sharpFn | null> {
+  sharpModule ??= import('sharp').then((m) => m.default as unknown as typeof sharpFn, () => null);
+  return sharpModule;
+}
+
+/**
+ * PNG bytes of an RGB image [H, W, 3]; fixed settings so the bytes depend on the pixels only.
+ * sharp (libvips) when installed, else jimp: the two write the same pixels as RGB PNGs, but not the
+ * same bytes.
+ */
 export async function encodePng(rgb: Uint8Array, width: number, height: number): Promise<Buffer> {
-  return sharp(rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6, adaptiveFiltering: false }).toBuffer();
+  const sharp = await loadSharp();
+  if (sharp) return sharp(rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6, adaptiveFiltering: false }).toBuffer();
+  // jimp holds RGBA bitmaps: add an opaque alpha, and write colour type 2 (RGB) as sharp does.
+  const rgba = Buffer.alloc(width * height * 4, 255);
+  for (let i = 0; i < width * height; i++) {
+    rgba[4 * i] = rgb[3 * i];
+    rgba[4 * i + 1] = rgb[3 * i + 1];
+    rgba[4 * i + 2] = rgb[3 * i + 2];
+  }
+  const { Jimp } = await import('jimp');
+  return Jimp.fromBitmap({ data: rgba, width, height }).getBuffer('image/png', { colorType: 2, deflateLevel: 6 });
 }
 
 async function writeSplit(o: DatasetOptions, split: keyof typeof SPLITS, count: number): Promise<DatasetSummary> {
