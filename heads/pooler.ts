@@ -8,7 +8,7 @@
  * K: RoIs, Kl: RoIs of level l, C: channels, P: pooled size.
  */
 import { type GraphBuilder, type Value, attr } from '../backbones/graph/index.js';
-import { assignLevels } from '../postprocess/index.js';
+import { assignLevels } from '../postprocess/typed.js';
 
 /** The pooled levels (torchvision's featmap_names with their strides) and the output size. */
 export interface PoolerSpec {

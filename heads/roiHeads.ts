@@ -5,7 +5,7 @@
  *
  * K: proposals, L: classes including background, D: detections kept.
  */
-import { batchedNms, clipBoxesToImage, decodeBoxes, removeSmallBoxes } from '../postprocess/index.js';
+import { batchedNms, clipBoxesToImage, decodeBoxes, removeSmallBoxes } from '../postprocess/typed.js';
 import type { RoiHeadsConfig } from './config.js';
 
 /** Detections of one image in input (resized) pixels. */

@@ -8,7 +8,7 @@
 import type { RpnConfig } from './config.js';
 import {
   batchedNms, clipBoxesToImage, decodeBoxes, generateAnchors, removeSmallBoxes, topK,
-} from '../postprocess/index.js';
+} from '../postprocess/typed.js';
 
 /** Proposals of one image: boxes [P, 4] x1,y1,x2,y2 in input pixels, and objectness probabilities [P]. */
 export interface Proposals {

@@ -34,3 +34,6 @@ export {
   assignLevels, batchedNms, boxArea, boxIou, clipBoxesToImage, decodeBoxes, encodeBoxes, multiScaleRoiAlign, nms,
   pasteBinaryMasksInImage, pasteMasksInImage, removeSmallBoxes, rleEncode, roiAlign, type LevelFeaturesView,
 } from './ndarrayOperators.js';
+// Pasting into per-box windows (memory follows the objects) and RLE-encoding such a window.
+export { pasteBinaryMasksInBoxes, pasteMasksInBoxes, type MaskWindow } from './pasteMasks.js';
+export { rleEncodeWindow } from './rle.js';

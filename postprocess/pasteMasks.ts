@@ -68,7 +68,7 @@ export function pasteMasksInImage(
 ): Float32Array {
   const plan = planPaste('pasteMasksInImage', masks, boxes, imageHeight, imageWidth, options);
   const out = new Float32Array(plan.n * imageHeight * imageWidth);
-  pasteAll(plan, masks, boxes, out, null);
+  pasteAll(plan, masks, null, (i, x0, y0) => ({ out, start: (i * imageHeight + y0) * imageWidth + x0, stride: imageWidth }));
   return out;
 }
 
@@ -89,6 +89,69 @@ export function pasteBinaryMasksInImage(
 ): Uint8Array {
   const op = 'pasteBinaryMasksInImage';
   const plan = planPaste(op, masks, boxes, imageHeight, imageWidth, options);
+  const rule = thresholdRule(op, options);
+  const out = new Uint8Array(plan.n * imageHeight * imageWidth);
+  pasteAll(plan, masks, rule, (i, x0, y0) => ({ out, start: (i * imageHeight + y0) * imageWidth + x0, stride: imageWidth }));
+  return out;
+}
+
+/**
+ * The part of a pasted mask that can be non-zero: the in-image window of its expanded box,
+ * `data` [height, width] row-major, at columns left .. left + width - 1 and rows top .. top + height - 1
+ * of the image. Every pixel outside it is 0 in torchvision's full-image mask.
+ */
+export interface MaskWindow<T extends Float32Array | Uint8Array> {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+  data: T;
+}
+
+/**
+ * {@link pasteMasksInImage}, keeping of each mask only its window: memory in proportion to the
+ * objects, not to N times the image. The windows hold exactly the values of the full-image result.
+ * @param masks Float32Array [N, M, M] probabilities
+ * @param boxes Float32Array [N, 4] x1,y1,x2,y2 in image pixels
+ * @returns N windows of Float32Array probabilities (empty for boxes wholly outside the image)
+ * @throws OperatorInputError as {@link pasteMasksInImage}
+ */
+export function pasteMasksInBoxes(
+  masks: Float32Array, boxes: Float32Array, imageHeight: number, imageWidth: number,
+  options: PasteMasksOptions = {},
+): MaskWindow<Float32Array>[] {
+  const plan = planPaste('pasteMasksInBoxes', masks, boxes, imageHeight, imageWidth, options);
+  const windows: MaskWindow<Float32Array>[] = [];
+  pasteAll(plan, masks, null, (_, left, top, width, height) => {
+    const data = new Float32Array(width * height);
+    windows.push({ left, top, width, height, data });
+    return { out: data, start: 0, stride: width };
+  });
+  return windows;
+}
+
+/**
+ * {@link pasteBinaryMasksInImage}, keeping of each mask only its window (see {@link MaskWindow}).
+ * @returns N windows of Uint8Array 0 / 1
+ * @throws OperatorInputError as {@link pasteBinaryMasksInImage}
+ */
+export function pasteBinaryMasksInBoxes(
+  masks: Float32Array, boxes: Float32Array, imageHeight: number, imageWidth: number,
+  options: PasteBinaryMasksOptions = {},
+): MaskWindow<Uint8Array>[] {
+  const op = 'pasteBinaryMasksInBoxes';
+  const plan = planPaste(op, masks, boxes, imageHeight, imageWidth, options);
+  const rule = thresholdRule(op, options);
+  const windows: MaskWindow<Uint8Array>[] = [];
+  pasteAll(plan, masks, rule, (_, left, top, width, height) => {
+    const data = new Uint8Array(width * height);
+    windows.push({ left, top, width, height, data });
+    return { out: data, start: 0, stride: width };
+  });
+  return windows;
+}
+
+function thresholdRule(op: string, options: PasteBinaryMasksOptions): ThresholdRule {
   const threshold = options.maskThreshold ?? pasteMasksDefaults.maskThreshold;
   if (!Number.isFinite(threshold) || threshold < 0) {
     throw new OperatorInputError(op, `maskThreshold must be a finite number >= 0, got ${threshold}`);
@@ -97,9 +160,7 @@ export function pasteBinaryMasksInImage(
   if (rule !== 'greater' && rule !== 'greaterOrEqual') {
     throw new OperatorInputError(op, `thresholdRule must be 'greater' or 'greaterOrEqual', got '${String(rule)}'`);
   }
-  const out = new Uint8Array(plan.n * imageHeight * imageWidth);
-  pasteAll(plan, masks, boxes, out, { threshold: Math.fround(threshold), inclusive: rule === 'greaterOrEqual' });
-  return out;
+  return { threshold: Math.fround(threshold), inclusive: rule === 'greaterOrEqual' };
 }
 
 /**
@@ -212,9 +273,14 @@ interface ThresholdRule {
   inclusive: boolean;
 }
 
-function pasteAll(
-  plan: PastePlan, masks: Float32Array, boxes: Float32Array, out: Float32Array | Uint8Array,
-  binary: ThresholdRule | null,
+/**
+ * Where mask i's in-image window [y0, y1) x [x0, x1) is written: `out[start + r * stride + c]` for
+ * window row r and column c.
+ */
+type PasteTarget<T extends Float32Array | Uint8Array> = (i: number, x0: number, y0: number, width: number, height: number) => { out: T; start: number; stride: number };
+
+function pasteAll<T extends Float32Array | Uint8Array>(
+  plan: PastePlan, masks: Float32Array, binary: ThresholdRule | null, target: PasteTarget<T>,
 ): void {
   const { n, maskSize: m, padding, imageHeight: imH, imageWidth: imW, intBoxes, padded } = plan;
   const side = m + 2 * padding;
@@ -223,6 +289,7 @@ function pasteAll(
     // paste_mask_in_image: the in-image window [y0, y1) x [x0, x1) of the box
     const x0 = Math.max(bx1, 0), x1 = Math.min(bx2 + 1, imW);
     const y0 = Math.max(by1, 0), y1 = Math.min(by2 + 1, imH);
+    const { out, start, stride } = target(i, Math.min(x0, imW), Math.min(y0, imH), Math.max(x1 - x0, 0), Math.max(y1 - y0, 0));
     if (x1 <= x0 || y1 <= y0) continue;
     for (let r = 0; r < m; r++) {
       padded.set(masks.subarray((i * m + r) * m, (i * m + r + 1) * m), (r + padding) * side + padding);
@@ -231,7 +298,7 @@ function pasteAll(
     const h = Math.max(by2 - by1 + 1, 1);
     fillTaps(plan.cols, side, w, x0 - bx1, x1 - x0);
     fillTaps(plan.rows, side, h, y0 - by1, y1 - y0);
-    const window: Window = { x0, x1, y0, y1, base: i * imH * imW, stride: imW, side };
+    const window: Window = { width: x1 - x0, height: y1 - y0, start, stride, side };
     if (binary === null) interpolateInto(padded, plan.rows, plan.cols, window, out as Float32Array);
     else thresholdInto(padded, plan.rows, plan.cols, window, out as Uint8Array, binary);
   }
@@ -267,12 +334,13 @@ function fillTaps(t: TapTable, inSize: number, outSize: number, first: number, c
   }
 }
 
-/** The in-image window of one box in the output plane, and the padded mask's side. */
+/** The in-image window of one box, where it goes in the output, and the padded mask's side. */
 interface Window {
-  x0: number; x1: number; y0: number; y1: number;
-  /** Offset of this detection's [H, W] plane in the output. */
-  base: number;
-  /** W, the output row stride. */
+  width: number;
+  height: number;
+  /** Output offset of the window's top-left pixel. */
+  start: number;
+  /** Output row stride (W for a whole-image plane, the window width for a crop). */
   stride: number;
   /** Mp, the padded mask's side. */
   side: number;
@@ -287,12 +355,11 @@ interface Window {
  */
 function interpolateInto(src: Float32Array, rows: TapTable, cols: TapTable, win: Window, out: Float32Array): void {
   const f = Math.fround;
-  const { x0, x1, y0, y1, base, stride, side } = win;
-  const width = x1 - x0;
-  for (let r = 0; r < y1 - y0; r++) {
+  const { width, height, start, stride, side } = win;
+  for (let r = 0; r < height; r++) {
     const h0 = rows.lambda0[r], h1 = rows.lambda1[r];
     const r0 = rows.index0[r] * side, r1 = rows.index1[r] * side;
-    const o = base + (y0 + r) * stride + x0;
+    const o = start + r * stride;
     for (let c = 0; c < width; c++) {
       const w0 = cols.lambda0[c], w1 = cols.lambda1[c];
       const c0 = cols.index0[c], c1 = cols.index1[c];
@@ -307,13 +374,12 @@ function thresholdInto(
   src: Float32Array, rows: TapTable, cols: TapTable, win: Window, out: Uint8Array, rule: ThresholdRule,
 ): void {
   const f = Math.fround;
-  const { x0, x1, y0, y1, base, stride, side } = win;
+  const { width, height, start, stride, side } = win;
   const { threshold, inclusive } = rule;
-  const width = x1 - x0;
-  for (let r = 0; r < y1 - y0; r++) {
+  for (let r = 0; r < height; r++) {
     const h0 = rows.lambda0[r], h1 = rows.lambda1[r];
     const r0 = rows.index0[r] * side, r1 = rows.index1[r] * side;
-    const o = base + (y0 + r) * stride + x0;
+    const o = start + r * stride;
     for (let c = 0; c < width; c++) {
       const w0 = cols.lambda0[c], w1 = cols.lambda1[c];
       const c0 = cols.index0[c], c1 = cols.index1[c];

@@ -96,6 +96,61 @@ export function rleEncode(mask: Uint8Array, height: number, width: number): Rle 
 }
 
 /**
+ * Run-length encodes the full-image mask that is zero outside one window, without building it:
+ * what {@link rleEncode} gives on the [H, W] mask holding `data` at (left, top) and 0 elsewhere.
+ * @param data Uint8Array [height, width] row-major, the window's pixels
+ * @param window left, top, width, height of the window in the image; it must lie inside it
+ * @param imageHeight H
+ * @param imageWidth W
+ */
+export function rleEncodeWindow(
+  data: Uint8Array, window: { left: number; top: number; width: number; height: number },
+  imageHeight: number, imageWidth: number,
+): Rle {
+  const op = 'rleEncodeWindow';
+  checkSize(op, imageHeight, imageWidth);
+  const { left, top, width, height } = window;
+  for (const [name, v] of [['left', left], ['top', top], ['width', width], ['height', height]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new OperatorInputError(op, `window.${name} must be an integer >= 0, got ${v}`);
+  }
+  if (left + width > imageWidth || top + height > imageHeight) {
+    throw new OperatorInputError(op, `window ${width}x${height} at (${left}, ${top}) is not inside the ${imageWidth}x${imageHeight} image`);
+  }
+  if (!(data instanceof Uint8Array) || data.length !== width * height) {
+    throw new OperatorInputError(op, `data must be a Uint8Array of width * height = ${width * height} bytes, got ${data?.length}`);
+  }
+  const counts: number[] = [];
+  let value = 0;
+  let run = 0;
+  const zeros = (n: number) => {
+    if (n === 0) return;
+    if (value !== 0) {
+      counts.push(run);
+      run = 0;
+      value = 0;
+    }
+    run += n;
+  };
+  zeros(left * imageHeight);
+  for (let x = 0; x < width; x++) {
+    zeros(top);
+    for (let i = x; i < data.length; i += width) {
+      const v = data[i] === 0 ? 0 : 1;
+      if (v !== value) {
+        counts.push(run);
+        run = 0;
+        value = v;
+      }
+      run++;
+    }
+    zeros(imageHeight - top - height);
+  }
+  zeros((imageWidth - left - width) * imageHeight);
+  counts.push(run);
+  return { size: [imageHeight, imageWidth], counts };
+}
+
+/**
  * Decodes an RLE to a mask, as maskApi.c's rleDecode (transposed to row-major).
  * @returns Uint8Array [H, W] row-major of 0 and 1
  */

@@ -1,25 +1,29 @@
 /** `resdet detect <images...> [--model dir] [--out dir] [--score s] [--provider p] [--json]` */
-import { mkdirSync } from 'node:fs';
+import { type Stats, mkdirSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type DetectionResult, type Detector, loadModel, type Provider } from '../index.js';
+import { type DetectionResult, type Detector, detectDefaults, loadModel, type Provider } from '../index.js';
 import { decodeImage } from '../image/decode.js';
 import { encodePng } from '../image/encode.js';
-import { rleArea, rleEncode, rleToString } from '../../postprocess/index.js';
+import { rleArea, rleEncodeWindow, rleToString } from '../../postprocess/typed.js';
 import { drawPreview } from '../preview/index.js';
+import { ResdetError } from '../../postprocess/errors.js';
 import { writeFileAtomic } from './files.js';
-import { BatchError, UsageError } from './usage.js';
+import { BatchError, OutputError, UsageError } from './usage.js';
 
 export const DEFAULT_MODEL = 'shapes';
+/** A folder of its own, so outputs never land among the inputs by accident. */
+export const DEFAULT_OUT = 'resdet-out';
 
 export const detectUsage = `resdet detect <image...> [--model <dir|name>] [--out <dir>] [options]
 
 Detects objects and writes, per image, <name>.json (detections, masks as COCO RLE) and
-<name>.png (the image with masks, boxes and labels) into --out (default: the current folder).
+<name>.png (the image with masks, boxes and labels) into --out. An output that would replace
+one of the input images is refused.
   --model <dir|name>   model package folder or bundled model name (default: ${DEFAULT_MODEL})
-  --out <dir>          output folder (created if missing)
-  --score <s>          keep detections with score >= s (default 0.5)
-  --mask-threshold <t> mask probability threshold (default 0.5)
+  --out <dir>          output folder, created if missing (default: ${DEFAULT_OUT})
+  --score <s>          keep detections with score >= s (default ${detectDefaults.scoreThreshold})
+  --mask-threshold <t> mask probability threshold (default ${detectDefaults.maskThreshold})
   --provider <p>       cpu (default), cuda or webgpu
   --threads <n>        threads per ONNX Runtime operator
   --no-preview         write only the JSON
@@ -34,7 +38,8 @@ export function resultJson(file: string, modelName: string, r: DetectionResult):
     model: modelName,
     decoder: r.decoder,
     detections: r.detections.map((d) => {
-      const rle = d.mask?.format === 'binary' ? rleEncode(d.mask.data, d.mask.height, d.mask.width) : undefined;
+      const m = d.mask;
+      const rle = m?.format === 'binary' ? rleEncodeWindow(m.data, m, m.imageHeight, m.imageWidth) : undefined;
       const [x1, y1, x2, y2] = d.box;
       return {
         box: d.box,
@@ -56,16 +61,73 @@ function summary(file: string, r: DetectionResult): string {
   return `${file}: ${r.width}x${r.height}, ${found} (${r.timings.total.toFixed(0)} ms)`;
 }
 
-async function detectOne(model: Detector, modelName: string, file: string, out: string, opts: { score: number; maskThreshold: number; preview: boolean; json: boolean }): Promise<void> {
-  const result = await model.detect(file, { scoreThreshold: opts.score, maskThreshold: opts.maskThreshold, masks: 'binary' });
+interface DetectRun {
+  model: Detector;
+  modelName: string;
+  out: string;
+  score: number;
+  maskThreshold: number;
+  preview: boolean;
+  json: boolean;
+  /** dev:ino of every input file: no output may replace one. */
+  inputs: ReadonlySet<string>;
+}
+
+function identity(st: Stats): string {
+  return `${st.dev}:${st.ino}`;
+}
+
+/** Refuses an output path that is one of the inputs (under any spelling of its path). */
+function checkNotInput(path: string, run: DetectRun): void {
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch {
+    return;
+  }
+  if (run.inputs.has(identity(st))) throw new OutputError(path, 'is one of the input images; not overwritten (choose another --out)');
+}
+
+/** Writes one output, naming the path when the disk or the folder refuses it. */
+function writeOutput(path: string, data: Uint8Array | string, run: DetectRun): void {
+  checkNotInput(path, run);
+  try {
+    writeFileAtomic(path, data);
+  } catch (e) {
+    throw new OutputError(path, `cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, e);
+  }
+}
+
+/** Detects on one image and writes its outputs; returns how many files it wrote. */
+async function detectOne(file: string, run: DetectRun): Promise<number> {
   const stem = basename(file, extname(file));
-  writeFileAtomic(join(out, `${stem}.json`), JSON.stringify(resultJson(file, modelName, result)) + '\n');
-  if (opts.preview) {
+  const jsonPath = join(run.out, `${stem}.json`);
+  const pngPath = join(run.out, `${stem}.png`);
+  // Both outputs are checked before the work and before either is written, so a refused image
+  // costs nothing and leaves nothing behind.
+  checkNotInput(jsonPath, run);
+  if (run.preview) checkNotInput(pngPath, run);
+  const result = await run.model.detect(file, { scoreThreshold: run.score, maskThreshold: run.maskThreshold, masks: 'binary' });
+  writeOutput(jsonPath, JSON.stringify(resultJson(file, run.modelName, result)) + '\n', run);
+  if (run.preview) {
     const image = await decodeImage(file);
     const rgba = await drawPreview(image.rgb, image.width, image.height, result.detections);
-    writeFileAtomic(join(out, `${stem}.png`), await encodePng(rgba, image.width, image.height));
+    writeOutput(pngPath, await encodePng(rgba, image.width, image.height), run);
   }
-  console.log(opts.json ? JSON.stringify({ ...resultJson(file, modelName, result), detections: result.detections.length }) : summary(file, result));
+  console.log(run.json ? JSON.stringify({ ...resultJson(file, run.modelName, result), detections: result.detections.length }) : summary(file, result));
+  return 1;
+}
+
+/** Creates the output folder, or says in one line why it cannot. */
+function makeOutputFolder(out: string): void {
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way, not a folder' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code ?? (e as Error).message;
+    throw new OutputError(out, `cannot create the output folder (${why})`, e);
+  }
+  if (!statSync(out).isDirectory()) throw new OutputError(out, 'is a file, not a folder (--out names the output folder)');
 }
 
 export async function detectCommand(argv: string[]): Promise<void> {
@@ -75,9 +137,9 @@ export async function detectCommand(argv: string[]): Promise<void> {
     allowNegative: true,
     options: {
       model: { type: 'string', short: 'm', default: DEFAULT_MODEL },
-      out: { type: 'string', short: 'o', default: '.' },
-      score: { type: 'string', default: '0.5' },
-      'mask-threshold': { type: 'string', default: '0.5' },
+      out: { type: 'string', short: 'o', default: DEFAULT_OUT },
+      score: { type: 'string', default: String(detectDefaults.scoreThreshold) },
+      'mask-threshold': { type: 'string', default: String(detectDefaults.maskThreshold) },
       provider: { type: 'string', default: 'cpu' },
       threads: { type: 'string' },
       preview: { type: 'boolean', default: true },
@@ -85,21 +147,33 @@ export async function detectCommand(argv: string[]): Promise<void> {
     },
   });
   if (positionals.length === 0) throw new UsageError('detect needs at least one image', detectUsage);
-  const number = (name: string, v: string | undefined, min: number, max: number): number | undefined => {
+  const number = (name: string, v: string | undefined, min: number, max: number, integer = false): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!(n >= min && n <= max)) throw new UsageError(`--${name} must be a number in [${min}, ${max}], got '${v}'`, detectUsage);
+    if (v.trim() === '' || !(n >= min && n <= max) || (integer && !Number.isInteger(n))) {
+      throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got '${v}'`, detectUsage);
+    }
     return n;
   };
   const score = number('score', values.score, 0, 1)!;
   const maskThreshold = number('mask-threshold', values['mask-threshold'], 0, 1)!;
-  const threads = number('threads', values.threads, 1, 1024);
+  const threads = number('threads', values.threads, 1, 1024, true);
   if (!['cpu', 'cuda', 'webgpu'].includes(values.provider!)) throw new UsageError(`--provider must be cpu, cuda or webgpu, got '${values.provider}'`, detectUsage);
   const out = resolve(values.out!);
-  mkdirSync(out, { recursive: true });
+  const inputs = new Set<string>();
+  for (const file of positionals) {
+    try {
+      inputs.add(identity(statSync(file)));
+    } catch {
+      // a missing input is reported when it is read
+    }
+  }
+  makeOutputFolder(out);
   const model = await loadModel(values.model!, { provider: values.provider as Provider, threads });
+  const run: DetectRun = { model, modelName: values.model!, out, score, maskThreshold, preview: values.preview!, json: values.json!, inputs };
   const stems = new Set<string>();
   let failed = 0;
+  let written = 0;
   try {
     for (const file of positionals) {
       const stem = basename(file, extname(file));
@@ -110,15 +184,18 @@ export async function detectCommand(argv: string[]): Promise<void> {
       }
       stems.add(stem);
       try {
-        await detectOne(model, values.model!, file, out, { score, maskThreshold, preview: values.preview!, json: values.json! });
+        written += await detectOne(file, run);
       } catch (e) {
         // One bad image does not stop the batch, and nothing already written is touched.
-        console.error((e as Error).message);
+        console.error(e instanceof ResdetError ? e.message : `${file}: internal error (please report it): ${(e as Error).stack ?? String(e)}`);
         failed++;
       }
     }
   } finally {
     await model.release();
   }
-  if (failed) throw new BatchError(`${failed} of ${positionals.length} images failed; the others were written to ${out}`);
+  if (failed) {
+    const done = written === 0 ? 'nothing was written' : `${written} written to ${out}`;
+    throw new BatchError(`${failed} of ${positionals.length} images failed; ${done}`);
+  }
 }

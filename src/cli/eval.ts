@@ -94,7 +94,8 @@ async function runModel(model: string, imagesDir: string, groundTruth: unknown, 
   const results: CocoDetection[] = [];
   try {
     for (let i = 0; i < paths.length; i++) {
-      const r = await detector.detect(paths[i], { masks: masks ? 'rle' : 'none' });
+      // COCO AP is computed over everything the model keeps (torchvision's 0.05 floor), not the 0.5 default.
+      const r = await detector.detect(paths[i], { masks: masks ? 'rle' : 'none', scoreThreshold: 0 });
       results.push(...toCocoResults(r.detections, data.images[i].id, categoryIds, dropped));
     }
   } finally {

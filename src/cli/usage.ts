@@ -13,3 +13,10 @@ export class BatchError extends ResdetError {
     super('BATCH', message);
   }
 }
+
+/** An output the command may not or cannot write: names the path and why, exit code 1. */
+export class OutputError extends ResdetError {
+  constructor(readonly path: string, message: string, cause?: unknown) {
+    super('OUTPUT', `${path}: ${message}`, { cause });
+  }
+}

@@ -10,9 +10,12 @@ import type { Manifest } from '../modelPackage/manifest.js';
 import { type OrtModule, type RuntimeOptions, sessionOptions } from '../runtime/index.js';
 import { GeneralizedRCNN, type RcnnSessions } from './rcnn.js';
 import type { DetectionResult, DetectOptions } from './result.js';
+import { ModelReleasedError, type ResolvedDetectOptions, resolveDetectOptions } from './options.js';
 import { detectionFilter, toDetections } from './results.js';
 
 export * from './result.js';
+export { DetectOptionsError, ModelReleasedError } from './options.js';
+export { fullImageMask } from './results.js';
 
 export type ImageDecoder = (input: ImageInput, options: DecodeOptions) => Promise<DecodedImage>;
 
@@ -29,9 +32,16 @@ export interface Detector {
    * compute on the padding, so images are not stacked.
    */
   detect(images: readonly ImageInput[], options?: DetectOptions): Promise<DetectionResult[]>;
-  /** Frees the ONNX Runtime sessions. */
+  /**
+   * Frees the ONNX Runtime sessions, once the calls already running have finished; `detect` after
+   * it rejects with ModelReleasedError. Also run by `await using model = await loadModel(...)`.
+   */
   release(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
+
+/** `Symbol.asyncDispose`, or the registered symbol TypeScript's `await using` falls back to. */
+const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? (Symbol.for('Symbol.asyncDispose') as typeof Symbol.asyncDispose);
 
 /** The networks of a package, as bytes (from files in Node, from fetch in browsers). */
 export type NetworkBytes = { backbone: Uint8Array; rpnHead: Uint8Array; boxHead: Uint8Array; maskHead?: Uint8Array };
@@ -49,12 +59,17 @@ export async function createDetector(
   };
   const config = resolveConfig(manifest.config);
   const model = new GeneralizedRCNN(ort, sessions, manifest.backbone.levels, config);
+  let released: Promise<void> | undefined;
+  const running = new Set<Promise<unknown>>();
 
-  async function detectOne(input: ImageInput, options: DetectOptions): Promise<DetectionResult> {
+  async function detectOne(input: ImageInput, options: ResolvedDetectOptions): Promise<DetectionResult> {
     const start = performance.now();
-    const decoded = await decode(input, options);
+    options.signal?.throwIfAborted();
+    const decoded = await decode(input, { applyExifOrientation: options.applyExifOrientation, maxPixels: options.maxPixels });
     const decodeMs = performance.now() - start;
-    const out = await model.forward(toRgbImage(decoded), detectionFilter(options, manifest.classes));
+    options.signal?.throwIfAborted();
+    const out = await model.forward(toRgbImage(decoded), detectionFilter(options), options.signal);
+    options.signal?.throwIfAborted();
     const t = performance.now();
     const detections = toDetections(out.detections, out.masks, out.batch.imageSize, out.batch.originalSize, manifest.classes, options, config.mask.pastePadding);
     const postprocess = performance.now() - t;
@@ -67,11 +82,34 @@ export async function createDetector(
     };
   }
 
-  async function detect(input: ImageInput | readonly ImageInput[], options: DetectOptions = {}): Promise<DetectionResult | DetectionResult[]> {
+  async function detectAll(input: ImageInput | readonly ImageInput[], options: ResolvedDetectOptions): Promise<DetectionResult | DetectionResult[]> {
     if (!Array.isArray(input)) return detectOne(input as ImageInput, options);
     const results: DetectionResult[] = [];
     for (const image of input) results.push(await detectOne(image, options));
     return results;
+  }
+
+  function detect(input: ImageInput | readonly ImageInput[], options?: DetectOptions): Promise<DetectionResult | DetectionResult[]> {
+    if (released) return Promise.reject(new ModelReleasedError());
+    let resolved: ResolvedDetectOptions;
+    try {
+      resolved = resolveDetectOptions(options, manifest.classes);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const call = detectAll(input, resolved);
+    running.add(call);
+    const forget = () => running.delete(call);
+    call.then(forget, forget);
+    return call;
+  }
+
+  // Calls already running finish on their sessions; later ones get ModelReleasedError.
+  function release(): Promise<void> {
+    released ??= Promise.allSettled([...running]).then(async () => {
+      await Promise.all(Object.values(sessions).filter((s) => s !== undefined).map((s) => s.release()));
+    });
+    return released;
   }
 
   return {
@@ -79,8 +117,7 @@ export async function createDetector(
     config,
     classes: manifest.classes,
     detect: detect as Detector['detect'],
-    async release() {
-      await Promise.all(Object.values(sessions).filter((s) => s !== undefined).map((s) => s.release()));
-    },
-  };
+    release,
+    [asyncDispose]: release,
+  } as Detector;
 }

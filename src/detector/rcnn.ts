@@ -10,7 +10,7 @@ import type { FeaturePyramid, PyramidLevel } from '../../backbones/index.js';
 import { type Detections, postprocessDetections } from '../../heads/roiHeads.js';
 import { poolerInputs, splitByLevel } from '../../heads/pooler.js';
 import { type Proposals, proposeRegions } from '../../heads/rpn.js';
-import { multiScaleRoiAlign } from '../../postprocess/index.js';
+import { multiScaleRoiAlign } from '../../postprocess/typed.js';
 import type { DetectorConfig } from '../config.js';
 import type { InferenceSession, OrtModule, Tensor } from '../runtime/index.js';
 import { type ImageBatch, type RgbImage, transformImage } from '../transform/index.js';
@@ -50,18 +50,25 @@ export class GeneralizedRCNN {
   /** Milliseconds spent inside ONNX Runtime since the last forward began. */
   private onnxMs = 0;
 
-  /** One image through the network; `keep` filters detections before the mask head. */
-  async forward(image: RgbImage, keep: DetectionFilter = (d) => d): Promise<RcnnOutput> {
+  /**
+   * One image through the network. `keep` filters detections before the mask head; `signal` is
+   * checked between stages (a running ONNX Runtime call cannot be interrupted).
+   */
+  async forward(image: RgbImage, keep: DetectionFilter = (d) => d, signal?: AbortSignal): Promise<RcnnOutput> {
     this.onnxMs = 0;
     const clock = stopwatch();
     const batch = transformImage(image, this.config.transform);
     const transform = clock();
+    signal?.throwIfAborted();
     const features = await this.backbone(batch);
     const backbone = clock();
+    signal?.throwIfAborted();
     const proposals = await this.rpn(features, batch);
     const rpn = clock();
+    signal?.throwIfAborted();
     const detections = keep(await this.boxHead(features, proposals, batch));
     const roiHeads = clock();
+    signal?.throwIfAborted();
     const masks = this.sessions.maskHead ? await this.maskHead(features, detections) : undefined;
     return { batch, detections, masks, maskSize: 28, timings: { transform, backbone, rpn, roiHeads, masks: clock(), onnxRuntime: this.onnxMs } };
   }

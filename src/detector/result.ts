@@ -3,23 +3,35 @@
  * were asked for and the model has a mask head; its `format` says which form it has.
  */
 
-/** A binary mask of the whole image: [height, width] of 0 / 1, row-major. */
-export interface BinaryMask {
-  format: 'binary';
+/**
+ * Where a mask's pixels lie: a window of the image, columns left .. left + width - 1 and rows
+ * top .. top + height - 1. By default (`maskExtent: 'box'`) the window is the detection's pasted box
+ * clipped to the image, outside of which torchvision's full-image mask is 0, so masks cost memory in
+ * proportion to the objects; with `maskExtent: 'image'` it is the whole image. `fullImageMask`
+ * expands either to [imageHeight, imageWidth].
+ */
+export interface MaskWindow {
+  left: number;
+  top: number;
   width: number;
   height: number;
+  imageWidth: number;
+  imageHeight: number;
+}
+
+/** A binary mask: `data` [height, width] of 0 / 1, row-major, over its window. */
+export interface BinaryMask extends MaskWindow {
+  format: 'binary';
   data: Uint8Array;
 }
 
-/** Pasted probabilities of the whole image: [height, width] in [0, 1], row-major. */
-export interface ProbabilityMask {
+/** Pasted probabilities in [0, 1]: `data` [height, width], row-major, over its window. */
+export interface ProbabilityMask extends MaskWindow {
   format: 'probability';
-  width: number;
-  height: number;
   data: Float32Array;
 }
 
-/** COCO run-length encoding (compressed string counts, as pycocotools writes it). */
+/** COCO run-length encoding of the whole image (compressed string counts, as pycocotools writes it). */
 export interface RleMask {
   format: 'rle';
   /** [height, width] as COCO writes it. */
@@ -63,9 +75,15 @@ export interface DetectionResult {
 
 export type MaskOutput = 'binary' | 'probability' | 'rle' | 'none';
 
+/** The window binary and probability masks cover: the detection's box (default) or the whole image. */
+export type MaskExtent = 'box' | 'image';
+
 /** Options of `detect`. */
 export interface DetectOptions {
-  /** Drop detections below this score (the model's own floor, 0.05 by default, applies first). */
+  /**
+   * Drop detections below this score (default 0.5, as the CLI; the model's own floor, torchvision's
+   * 0.05, applies first: pass 0 to get everything the model keeps, as COCO evaluation does).
+   */
   scoreThreshold?: number;
   /** Keep at most this many detections (by decreasing score); the model's cap (100) applies first. */
   maxDetections?: number;
@@ -75,8 +93,20 @@ export interface DetectOptions {
   maskThreshold?: number;
   /** Mask form: 'binary' (default), 'probability', 'rle', or 'none'. */
   masks?: MaskOutput;
+  /** Window of binary and probability masks: 'box' (default, the detection's box) or 'image'. */
+  maskExtent?: MaskExtent;
   /** Apply the EXIF orientation of encoded images (default true). */
   applyExifOrientation?: boolean;
   /** Refuse images with more pixels than this, before decoding (default 100 MP). */
   maxPixels?: number;
+  /** Aborts the call between stages; it then rejects with `signal.reason` (an AbortError). */
+  signal?: AbortSignal;
 }
+
+/** The defaults `detect` applies, shared by the library and the CLI. */
+export const detectDefaults = {
+  scoreThreshold: 0.5,
+  maskThreshold: 0.5,
+  masks: 'binary',
+  maskExtent: 'box',
+} as const;

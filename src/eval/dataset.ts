@@ -8,7 +8,7 @@
  * Documented differences: a missing `iscrowd` reads as 0 (pycocotools raises KeyError); an empty
  * results list evaluates as "no detections" (pycocotools raises IndexError).
  */
-import { rleArea, rleToBbox } from '../../postprocess/index.js';
+import { rleArea, rleToBbox } from '../../postprocess/typed.js';
 import { CocoFormatError } from './errors.js';
 import { segmentationToRle, type Fail } from './segmentation.js';
 import type { CocoCategory, CocoImage, EvalAnn, IouType } from './types.js';

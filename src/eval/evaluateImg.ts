@@ -4,7 +4,7 @@
  *
  * Shapes: D detections (after the maxDets cut), G ground truths, T IoU thresholds.
  */
-import { rleIou } from '../../postprocess/index.js';
+import { rleIou } from '../../postprocess/typed.js';
 import type { EvalAnn, IouType } from './types.js';
 
 /** What evaluateImg keeps for one (image, category, area range). */

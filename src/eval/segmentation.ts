@@ -3,7 +3,7 @@
  * polygons are rasterised with maskApi.c's rleFrPoly and the parts of one object merged; an
  * uncompressed RLE (crowd annotations) is taken as is; a compressed RLE is decoded from its string.
  */
-import { OperatorInputError, type Rle, rleFrPoly, rleFrString, rleMerge } from '../../postprocess/index.js';
+import { OperatorInputError, type Rle, rleFrPoly, rleFrString, rleMerge } from '../../postprocess/typed.js';
 
 /** Reports a bad value: throws, naming the field below the annotation (e.g. 'segmentation.counts'). */
 export type Fail = (field: string, message: string) => never;

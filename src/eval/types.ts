@@ -5,7 +5,7 @@
  * Array layouts of the result, as pycocotools' COCOeval.accumulate makes them:
  *   T: IoU thresholds, R: recall thresholds, K: categories, A: area ranges, M: maxDets values.
  */
-import type { Rle } from '../../postprocess/index.js';
+import type { Rle } from '../../postprocess/typed.js';
 
 /** A COCO image entry. `height` and `width` are needed for segmentation evaluation only. */
 export interface CocoImage {

@@ -54,6 +54,26 @@ function checkSize(width: number, height: number, maxPixels: number, source: str
 }
 
 /**
+ * The library that decoded `format` inside sharp's libvips, with versions: e.g.
+ * 'libjpeg-turbo (mozjpeg 0826579), libvips 8.18.7, sharp 0.35.5'. (sharp's libvips decodes JPEG
+ * with mozjpeg, whose decoder is libjpeg-turbo's: the pixels equal PIL's.)
+ */
+function sharpDecoderName(sharp: SharpModule, format: string | undefined): string {
+  const v = sharp.versions as Record<string, string | undefined>;
+  const lib = (name: string, key: string) => (v[key] ? `${name} ${v[key]}` : name);
+  const byFormat: Record<string, string> = {
+    jpeg: `libjpeg-turbo (${lib('mozjpeg', 'mozjpeg')})`,
+    png: lib('libpng', 'png'),
+    webp: lib('libwebp', 'webp'),
+    tiff: lib('libtiff', 'tiff'),
+    gif: 'libnsgif',
+    heif: lib('libheif', 'heif'),
+    svg: lib('librsvg', 'rsvg'),
+  };
+  return `${byFormat[format ?? ''] ?? `${format ?? 'unknown format'} loader`}, libvips ${v.vips}, sharp ${v.sharp}`;
+}
+
+/**
  * 16-bit images keep their high byte (v >> 8, as libvips and browsers do); PIL's convert('RGB')
  * clips them at 255 instead, which no model was trained on.
  */
@@ -76,7 +96,7 @@ async function decodeWithSharp(sharp: SharpModule, bytes: Uint8Array, source: st
       .removeAlpha()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    return { rgb: toRgb(data, info.width, info.height, info.channels, source), width: info.width, height: info.height, decoder: `libjpeg-turbo/libvips ${sharp.versions.vips} (sharp)` };
+    return { rgb: toRgb(data, info.width, info.height, info.channels, source), width: info.width, height: info.height, decoder: sharpDecoderName(sharp, meta.format) };
   } catch (e) {
     throw new ImageDecodeError(source, `cannot decode (${(e as Error).message})`);
   }

@@ -32,14 +32,16 @@ function fillRect(rgba: Uint8Array, width: number, height: number, x0: number, y
   }
 }
 
-/** Blends `colour` at `alpha` into the pixels where the mask is set. */
-function blendMask(rgba: Uint8Array, mask: BinaryMask, colour: readonly number[], alpha: number): void {
+/** Blends `colour` at `alpha` into the pixels where the mask (over its window) is set. */
+function blendMask(rgba: Uint8Array, width: number, mask: BinaryMask, colour: readonly number[], alpha: number): void {
   const keep = 1 - alpha;
-  for (let p = 0, i = 0; p < mask.data.length; p++, i += 4) {
-    if (!mask.data[p]) continue;
-    rgba[i] = rgba[i] * keep + colour[0] * alpha;
-    rgba[i + 1] = rgba[i + 1] * keep + colour[1] * alpha;
-    rgba[i + 2] = rgba[i + 2] * keep + colour[2] * alpha;
+  for (let r = 0; r < mask.height; r++) {
+    for (let c = 0, p = r * mask.width, i = 4 * ((mask.top + r) * width + mask.left); c < mask.width; c++, p++, i += 4) {
+      if (!mask.data[p]) continue;
+      rgba[i] = rgba[i] * keep + colour[0] * alpha;
+      rgba[i + 1] = rgba[i + 1] * keep + colour[1] * alpha;
+      rgba[i + 2] = rgba[i + 2] * keep + colour[2] * alpha;
+    }
   }
 }
 
@@ -57,7 +59,7 @@ export async function drawPreview(rgb: Uint8Array, width: number, height: number
   // Masks, then boxes, from the lowest score up so the best detection is drawn on top.
   for (let i = detections.length - 1; i >= 0; i--) {
     const m = detections[i].mask;
-    if (m && m.format === 'binary') blendMask(rgba, m, colour(i), 0.45);
+    if (m && m.format === 'binary') blendMask(rgba, width, m, colour(i), 0.45);
   }
   const line = Math.max(1, Math.round(Math.min(width, height) / 320));
   for (let i = detections.length - 1; i >= 0; i--) {

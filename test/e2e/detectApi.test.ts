@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rleDecode, rleFrString } from '../../postprocess/index.js';
 import {
-  type BinaryMask, convertCheckpoint, type Detector, ImageDecodeError, loadModel, ModelPackageError,
+  type BinaryMask, convertCheckpoint, type Detector, DetectOptionsError, fullImageMask, ImageDecodeError, loadModel, ModelPackageError,
   type ProbabilityMask, ProviderUnavailableError, type RleMask,
 } from '../../src/index.js';
 import { repoRoot, torchReference } from '../helpers/reference.js';
@@ -27,9 +27,9 @@ describe('loadModel().detect()', () => {
   after(async () => model?.release());
 
   it('returns one result type: size, detections in original pixels, stage timings, the decoder', async () => {
-    const r = await model.detect(image);
+    const r = await model.detect(image, { scoreThreshold: 0 });
     expect([r.width, r.height]).to.deep.equal([320, 240]);
-    expect(r.decoder).to.match(/sharp/);
+    expect(r.decoder).to.match(/^libpng [\d.]+, libvips [\d.]+, sharp [\d.]+$/);
     expect(r.detections.length).to.be.above(0);
     for (const d of r.detections) {
       expect(d.box[0]).to.be.within(0, 320);
@@ -42,35 +42,58 @@ describe('loadModel().detect()', () => {
     }
   });
 
-  it('gives the same masks as binary, probabilities (> 0.5) and COCO RLE, and none on request', async () => {
-    const binary = await model.detect(image, { masks: 'binary' });
-    const prob = await model.detect(image, { masks: 'probability' });
-    const rle = await model.detect(image, { masks: 'rle' });
-    const none = await model.detect(image, { masks: 'none' });
+  it('keeps score >= 0.5 by default, as the CLI', async () => {
+    const all = await model.detect(image, { scoreThreshold: 0, masks: 'none' });
+    const plain = await model.detect(image, { masks: 'none' });
+    expect(plain.detections).to.deep.equal(all.detections.filter((d) => d.score >= 0.5));
+    expect(plain.detections.length).to.be.below(all.detections.length);
+  });
+
+  it('gives the same masks as binary windows, whole-image binary, probabilities (> 0.5) and COCO RLE, and none on request', async () => {
+    const opts = { scoreThreshold: 0 } as const;
+    const binary = await model.detect(image, { ...opts, masks: 'binary' });
+    const whole = await model.detect(image, { ...opts, masks: 'binary', maskExtent: 'image' });
+    const prob = await model.detect(image, { ...opts, masks: 'probability' });
+    const wholeProb = await model.detect(image, { ...opts, masks: 'probability', maskExtent: 'image' });
+    const rle = await model.detect(image, { ...opts, masks: 'rle' });
+    const none = await model.detect(image, { ...opts, masks: 'none' });
     expect(none.detections.every((d) => d.mask === undefined)).to.equal(true);
+    let windowPixels = 0;
     binary.detections.forEach((d, i) => {
-      const b = (d.mask as BinaryMask).data;
-      const p = (prob.detections[i].mask as ProbabilityMask).data;
-      const r = rle.detections[i].mask as RleMask;
+      const m = d.mask as BinaryMask;
+      // the window is the pasted box clipped to the image, and holds every foreground pixel
+      expect(m.left + m.width).to.be.at.most(320);
+      expect(m.top + m.height).to.be.at.most(240);
+      expect(m.data.length).to.equal(m.width * m.height);
+      windowPixels += m.data.length;
+      const b = fullImageMask(m);
+      const w = whole.detections[i].mask as BinaryMask;
+      expect([w.left, w.top, w.width, w.height]).to.deep.equal([0, 0, 320, 240]);
+      expect(Array.from(w.data)).to.deep.equal(Array.from(b));
+      const p = fullImageMask(prob.detections[i].mask as ProbabilityMask);
+      expect(Array.from(p)).to.deep.equal(Array.from((wholeProb.detections[i].mask as ProbabilityMask).data));
       expect(Array.from(b)).to.deep.equal(Array.from(p, (v) => (v > 0.5 ? 1 : 0)));
+      const r = rle.detections[i].mask as RleMask;
       expect(r.size).to.deep.equal([240, 320]);
       expect(Array.from(rleDecode(rleFrString(r.counts, 240, 320)))).to.deep.equal(Array.from(b));
+      expect(Array.from(fullImageMask(r))).to.deep.equal(Array.from(b));
     });
+    expect(windowPixels, 'windows cost less than whole-image masks').to.be.below(binary.detections.length * 320 * 240);
   });
 
   it('applies scoreThreshold, classes and maxDetections before the masks', async () => {
-    const all = await model.detect(image, { masks: 'none' });
+    const all = await model.detect(image, { masks: 'none', scoreThreshold: 0 });
     const label = all.detections[0].className;
-    const some = await model.detect(image, { masks: 'none', scoreThreshold: 0.5, classes: [label], maxDetections: 3 });
-    const expected = all.detections.filter((d) => d.score >= 0.5 && d.className === label).slice(0, 3);
+    const some = await model.detect(image, { masks: 'none', scoreThreshold: 0.1, classes: [label], maxDetections: 3 });
+    const expected = all.detections.filter((d) => d.score >= 0.1 && d.className === label).slice(0, 3);
     expect(some.detections.length).to.be.above(0);
     expect(some.detections).to.deep.equal(expected);
     try {
       await model.detect(image, { classes: ['zebra'] });
       expect.fail('expected an error');
     } catch (e) {
-      expect(e).to.be.instanceOf(RangeError);
-      expect((e as Error).message).to.match(/"zebra"\] are not classes of this model/);
+      expect(e).to.be.instanceOf(DetectOptionsError);
+      expect((e as Error).message).to.match(/detect option 'classes' has "zebra", not a class of this model/);
     }
   });
 
@@ -99,7 +122,7 @@ describe('loadModel().detect()', () => {
   });
 
   it('returns an empty list when nothing passes the filters', async () => {
-    const r = await model.detect(image, { scoreThreshold: 1.01 });
+    const r = await model.detect(image, { maxDetections: 0 });
     expect(r.detections).to.deep.equal([]);
   });
 

@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { OperatorInputError } from '../../postprocess/errors.js';
-import { expandBoxesToInt, pasteBinaryMasksInImage, pasteMasksInImage } from '../../postprocess/pasteMasks.js';
+import {
+  expandBoxesToInt, type MaskWindow, pasteBinaryMasksInBoxes, pasteBinaryMasksInImage, pasteMasksInBoxes, pasteMasksInImage,
+} from '../../postprocess/pasteMasks.js';
+import { rleEncode, rleEncodeWindow } from '../../postprocess/rle.js';
 import { torchReference } from '../helpers/reference.js';
 import { getFloat32, getInt } from '../helpers/tensorArchive.js';
 
@@ -46,6 +49,48 @@ describe('pasteMasksInImage (torchvision paste_masks_in_image)', () => {
       let mismatches = 0;
       for (let i = 0; i < out.length; i++) if (out[i] !== c.expected[i]) mismatches++;
       expect(mismatches, name).to.equal(0);
+    }
+  });
+
+  /** Window i of [N, H, W] planes: the window's values, and whether every pixel outside it is 0. */
+  function windowOf<T extends Float32Array | Uint8Array>(planes: T, i: number, h: number, w: number, win: MaskWindow<T>): { inside: number[]; outsideZero: boolean } {
+    const inside: number[] = [];
+    let outsideZero = true;
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const v = planes[i * h * w + y * w + x];
+        if (y >= win.top && y < win.top + win.height && x >= win.left && x < win.left + win.width) inside.push(v);
+        else if (v !== 0) outsideZero = false;
+      }
+    }
+    return { inside, outsideZero };
+  }
+
+  it('pastes into box windows holding exactly the full-image values, zero outside (every case, both forms)', () => {
+    for (const name of cases) {
+      const c = load(name);
+      const n = c.boxes.length / 4;
+      const full = pasteMasksInImage(c.masks, c.boxes, c.h, c.w, { padding: c.padding });
+      const fullBinary = pasteBinaryMasksInImage(c.masks, c.boxes, c.h, c.w, { padding: c.padding });
+      const windows = pasteMasksInBoxes(c.masks, c.boxes, c.h, c.w, { padding: c.padding });
+      const binary = pasteBinaryMasksInBoxes(c.masks, c.boxes, c.h, c.w, { padding: c.padding });
+      expect(windows.length, name).to.equal(n);
+      for (let i = 0; i < n; i++) {
+        for (const win of [windows[i], binary[i]]) {
+          expect(win.left + win.width, name).to.be.at.most(c.w);
+          expect(win.top + win.height, name).to.be.at.most(c.h);
+          expect(win.data.length, name).to.equal(win.width * win.height);
+        }
+        const f = windowOf(full, i, c.h, c.w, windows[i]);
+        expect(f.outsideZero, `${name}[${i}] zero outside its window`).to.equal(true);
+        expect(Array.from(windows[i].data), `${name}[${i}]`).to.deep.equal(f.inside);
+        const b = windowOf(fullBinary, i, c.h, c.w, binary[i]);
+        expect(b.outsideZero).to.equal(true);
+        expect(Array.from(binary[i].data), `${name}[${i}] binary`).to.deep.equal(b.inside);
+        // and the window's RLE is the full-image mask's
+        const plane = fullBinary.subarray(i * c.h * c.w, (i + 1) * c.h * c.w);
+        expect(rleEncodeWindow(binary[i].data, binary[i], c.h, c.w), `${name}[${i}] rle`).to.deep.equal(rleEncode(plane, c.h, c.w));
+      }
     }
   });
 

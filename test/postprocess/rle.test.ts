@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OperatorInputError } from '../../postprocess/errors.js';
 import {
-  compressRle, decompressRle, rleArea, rleDecode, rleEncode, rleFrPoly, rleFrString, rleIou, rleMerge,
+  compressRle, decompressRle, rleArea, rleDecode, rleEncode, rleEncodeWindow, rleFrPoly, rleFrString, rleIou, rleMerge,
   rleToBbox, rleToString, type Rle,
 } from '../../postprocess/rle.js';
 import { repoRoot } from '../helpers/reference.js';
@@ -23,6 +23,25 @@ const maskOf = (c: EncodeCase) => Uint8Array.from(c.mask, (ch) => (ch === '1' ? 
 
 describe("COCO RLE (pycocotools' maskApi.c)", () => {
   const encodeCases = fixture<{ cases: EncodeCase[] }>('encode.json').cases;
+
+  describe('rleEncodeWindow', () => {
+    it("gives maskApi.c's counts for every fixture mask, cut to its foreground's bounding window or given whole", () => {
+      for (const c of encodeCases) {
+        const mask = maskOf(c);
+        expect(rleEncodeWindow(mask, { left: 0, top: 0, width: c.width, height: c.height }, c.height, c.width).counts, c.name).to.deep.equal(c.counts);
+        const [x, y, w, h] = c.bbox;
+        const win = { left: x, top: y, width: w, height: h };
+        const data = new Uint8Array(w * h);
+        for (let r = 0; r < h; r++) data.set(mask.subarray((y + r) * c.width + x, (y + r) * c.width + x + w), r * w);
+        expect(rleEncodeWindow(data, win, c.height, c.width).counts, `${c.name} windowed`).to.deep.equal(c.counts);
+      }
+    });
+
+    it('refuses a window outside the image or data of the wrong size', () => {
+      expect(() => rleEncodeWindow(new Uint8Array(4), { left: 3, top: 0, width: 2, height: 2 }, 4, 4)).to.throw(OperatorInputError, /not inside the 4x4 image/);
+      expect(() => rleEncodeWindow(new Uint8Array(3), { left: 0, top: 0, width: 2, height: 2 }, 4, 4)).to.throw(OperatorInputError, /width \* height = 4 bytes, got 3/);
+    });
+  });
 
   describe('on masks encoded by maskApi.c', () => {
     for (const c of encodeCases) {
