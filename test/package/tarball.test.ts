@@ -10,9 +10,9 @@
  */
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { repoRoot } from '../helpers/reference.js';
 
 /** The README's install line; the test installs the tarball in place of `resdet`. */
@@ -52,10 +52,17 @@ function mustRun(command: string, args: string[], cwd: string, timeoutMs?: numbe
   return r;
 }
 
-/** Files a fresh clone would have: git's tracked and untracked-but-not-ignored files. */
+/**
+ * Files a fresh clone would have: git's tracked and untracked-but-not-ignored files; outside a git
+ * checkout, everything but .gitignore's build outputs and caches.
+ */
 function copyWorkingTree(to: string): void {
   const listed = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repoRoot, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (listed.status !== 0) throw new Error(`git ls-files failed in ${repoRoot}: ${listed.stderr}`);
+  if (listed.error || listed.status !== 0) {
+    const skip = new Set(['node_modules', 'dist', '.cache', '.git']);
+    cpSync(repoRoot, to, { recursive: true, filter: (src) => !skip.has(relative(repoRoot, src).split(sep)[0]) });
+    return;
+  }
   for (const file of listed.stdout.split('\0').filter(Boolean)) {
     const from = join(repoRoot, file);
     if (!existsSync(from) || lstatSync(from).isDirectory()) continue; // deleted, or a submodule
@@ -283,6 +290,28 @@ describe('the npm package, installed into a fresh app', function () {
     if (theirs.length) console.log(`      (errors in other packages' declarations, not counted:\n        ${theirs.join('\n        ')})`);
     expect(ours).to.deep.equal([]);
     expect(errors.length > 0 || r.status === 0, r.stdout + r.stderr).to.equal(true);
+  });
+
+  it('without sharp (an optional dependency): images decode, and previews and datasets encode, with jimp', () => {
+    // As where sharp cannot be installed (or `npm install --omit=optional`): the package must not need it.
+    const sharp = join(app, 'node_modules', 'sharp');
+    const away = join(work, 'sharp-moved-away');
+    writeFileSync(join(app, 'detect.mjs'), esmScript);
+    renameSync(sharp, away);
+    try {
+      const r = mustRun(process.execPath, ['detect.mjs', sample], app);
+      const out = JSON.parse(r.stdout) as { decoder: string; detections: { className: string; score: number; box: number[] }[] };
+      expect(out.decoder).to.match(/jimp/);
+      expectSampleDetected(out.detections);
+      const previews = join(work, 'out-without-sharp');
+      mustRun('npx', ['--no', '--', 'resdet', 'detect', sample, '--out', previews], app);
+      expect(readFileSync(join(previews, 'shapes-1.png')).subarray(1, 4).toString()).to.equal('PNG');
+      const dataset = join(work, 'dataset-without-sharp');
+      mustRun('npx', ['--no', '--', 'resdet', 'dataset', '--out', dataset, '--train', '1', '--val', '1'], app);
+      expect(readFileSync(join(dataset, 'train', '000001.png')).subarray(1, 4).toString()).to.equal('PNG');
+    } finally {
+      renameSync(away, sharp);
+    }
   });
 
   it('the resdet command: --help, --version, and detect writing JSON and a preview', () => {
