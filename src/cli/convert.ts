@@ -1,11 +1,20 @@
-/** `resdet convert <checkpoint> --out <dir> [--classes F] [--arch A] [--eps E] [--force]` */
+/** `resdet convert <checkpoint|url> --out <dir> [--classes F] [--arch A] [--eps E] [--force]` */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { convertCheckpoint } from '../convert/index.js';
+import { downloadCheckpoint } from '../download/checkpoint.js';
+import { progressReporter } from '../download/progressBar.js';
+import { ModelPackageError } from '../modelPackage/index.js';
+import { isModelUrl } from '../modelPackage/remote.js';
 import { UsageError } from './usage.js';
 
-export const convertUsage = `resdet convert <checkpoint.pth|.safetensors> --out <dir> [options]
+export const convertUsage = `resdet convert <checkpoint.pth|.safetensors|url> --out <dir> [options]
 
 Converts a torchvision Faster R-CNN / Mask R-CNN checkpoint into a resdet model package.
+An http(s) URL is downloaded first into the cache ($RESDET_CACHE, else ~/.cache/resdet or
+the platform's cache folder), resuming an interrupted download; torchvision's file names
+(..._coco-bf2d0c1e.pth) carry the start of their sha256, which is checked as torch.hub does.
   --out <dir>        package folder to write (written atomically)
   --classes <file>   class names: one per line, or a JSON array / {id: name}
                      (default: COCO's 91 for 91-class checkpoints)
@@ -29,12 +38,28 @@ export async function convertCommand(argv: string[]): Promise<void> {
       force: { type: 'boolean', default: false },
     },
   });
-  if (positionals.length !== 1) throw new UsageError('convert takes one checkpoint file', convertUsage);
+  if (positionals.length !== 1) throw new UsageError('convert takes one checkpoint file or URL', convertUsage);
   if (!values.out) throw new UsageError('convert needs --out <dir>', convertUsage);
   const eps = values.eps === undefined ? undefined : Number(values.eps);
   if (eps !== undefined && !(eps >= 0)) throw new UsageError(`--eps must be a number >= 0, got '${values.eps}'`, convertUsage);
+  let checkpoint = positionals[0];
+  let source: { sourceName?: string; sourceUrl?: string } = {};
+  if (isModelUrl(checkpoint)) {
+    let url: URL;
+    try {
+      url = new URL(checkpoint);
+    } catch {
+      throw new UsageError(`'${checkpoint}' is not a valid URL`, convertUsage);
+    }
+    // Before a download that may be large: the writer would refuse the folder only at the end.
+    if (existsSync(values.out) && !values.force) throw new ModelPackageError(resolve(values.out), 'already exists (pass --force to replace it)');
+    const download = await downloadCheckpoint(url, { onProgress: progressReporter(process.stderr) });
+    // The URL's file name, not the cache path, decides the eps default (torchvision's COCO names).
+    source = { sourceName: download.name, sourceUrl: url.href };
+    checkpoint = download.path;
+  }
   const t0 = performance.now();
-  const s = await convertCheckpoint(positionals[0], { out: values.out, classes: values.classes, arch: values.arch, eps, force: values.force });
+  const s = await convertCheckpoint(checkpoint, { out: values.out, classes: values.classes, arch: values.arch, eps, force: values.force, ...source });
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
   const files = s.files.map((f) => `${f.path} ${mb(f.bytes)}`).join(', ');
   console.log(`${s.architecture}; ${(s.parameters / 1e6).toFixed(1)}M parameters; ${s.manifest.classes.length} classes; eps ${s.eps} -> ${values.out} (${files}) in ${seconds} s`);

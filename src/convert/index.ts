@@ -27,6 +27,13 @@ export interface ConvertOptions {
   force?: boolean;
   /** Hyper-parameter overrides stored in resdet.json. */
   config?: DetectorConfigOverrides;
+  /**
+   * The checkpoint's own file name when `checkpointPath` is not it (a download: the URL's last
+   * segment), used for the eps default and recorded in resdet.json; default basename(checkpointPath).
+   */
+  sourceName?: string;
+  /** Where the checkpoint was downloaded from, recorded in resdet.json's `source.url`. */
+  sourceUrl?: string;
 }
 
 export interface ConvertSummary {
@@ -61,7 +68,8 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
     const sample = [...sd.keys()].slice(0, 3).join(', ');
     throw new ModelPackageError(checkpointPath, `not a torchvision Faster/Mask R-CNN state dict: no 'roi_heads.box_predictor.cls_score.weight' (keys start ${sample}${sd.size > 3 ? ', ...' : ''})`);
   }
-  const eps = options.eps ?? defaultEps(checkpointPath);
+  const name = options.sourceName ?? basename(checkpointPath);
+  const eps = options.eps ?? defaultEps(name);
   // The networks are built as unserialized models, which only reference the checkpoint's arrays
   // (folded FrozenBN weights are computed chunk by chunk while written), and the writer streams
   // each one to its file: memory holds the checkpoint, never a serialized network.
@@ -87,7 +95,7 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
     backbone: { kind: 'resnet-fpn', arch: backbone.description.arch, frozenBnEps: eps, levels: [...backbone.levels] },
     classes,
     config: { ...options.config, roiHeads: { poolerOutputSize: boxHead.pooledSize, ...options.config?.roiHeads } },
-    source: { checkpoint: basename(checkpointPath), converter: 'resdet 0.1.0', parameters: countParameters(sd) },
+    source: { checkpoint: name, ...(options.sourceUrl ? { url: options.sourceUrl } : {}), converter: 'resdet 0.1.0', parameters: countParameters(sd) },
   }, { backbone: backbone.model, rpnHead: rpnHead.model, boxHead: boxHead.model, maskHead: maskHead?.model }, { overwrite: options.force });
 
   const d = backbone.description;

@@ -193,6 +193,7 @@ export async function downloadCheckpoint(
     const prefix = hashPrefixOf(name);
     if (prefix && !digest.startsWith(prefix)) {
       await rm(partial, { force: true });
+      await rm(`${partial}.json`, { force: true });
       throw new CheckpointError(url.href, `sha256 is ${digest.slice(0, 12)}..., but the file name says it starts with ${prefix} (as torch.hub checks): the download is corrupt or the file was replaced; nothing was kept`);
     }
     await rename(partial, path);
