@@ -12,7 +12,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CheckpointError } from '../checkpoint/errors.js';
 import type { DownloadProgress } from '../modelPackage/remote.js';
 import { resdetCacheDir } from './cacheDir.js';
@@ -173,7 +173,7 @@ export async function downloadCheckpoint(
     return { path, name, cached: true };
   }
   const partial = `${path}.partial`;
-  await mkdir(join(path, '..'), { recursive: true });
+  await mkdir(dirname(path), { recursive: true });
   const lock = await takeLock(`${path}.lock`, url.href);
   try {
     const held = await readPartial(partial, url);
