@@ -1,36 +1,55 @@
 /**
  * resdet for browsers: the same `loadModel(url).detect(image)` as in Node, on onnxruntime-web
- * ('webgpu', falling back to 'wasm'). Chosen by the package's `browser` export condition; imports
- * nothing of Node's.
+ * ('webgpu' when the browser gives an adapter, else 'wasm'), taking what a page holds (image and
+ * video elements, canvases, bitmaps, Blobs, ImageData, URLs). Chosen by the package's `browser`
+ * export condition; imports nothing of Node's, and its declarations need no @types/node.
  */
-import * as ort from 'onnxruntime-web';
-import { createDetector, type Detector } from './detector/index.js';
+import { createDetector, type Detector as CoreDetector, type DetectionResult, type DetectOptions, type ImageDecoder } from './detector/index.js';
+import type { BrowserImageInput } from './image/browserTypes.js';
 import { decodeImageInBrowser } from './image/browserDecode.js';
 import { fetchModelPackageInBrowser } from './modelPackage/fetchBrowser.js';
 import type { Manifest } from './modelPackage/manifest.js';
 import type { LoadModelOptions } from './modelPackage/remote.js';
 import { ModelPackageError } from './modelPackage/validate.js';
-import { type OrtModule, ProviderUnavailableError } from './runtime/index.js';
+import { chooseBrowserProvider, explainRuntimeFailure, loadOrtWeb } from './runtime/web.js';
 
-export type { Detector } from './detector/index.js';
 export * from './detector/result.js';
-export { ImageDecodeError, type ImageInput, type RawPixels } from './image/index.browser.js';
+export { DetectOptionsError, fullImageMask, ModelReleasedError } from './detector/index.js';
+export { ImageDecodeError, type RawPixels } from './image/index.browser.js';
 export { ModelPackageError, type Manifest };
 export { DownloadError } from './download/errors.js';
 export type { DownloadProgress, LoadModelOptions } from './modelPackage/remote.js';
 export { ResdetError } from '../postprocess/errors.js';
 export { ProviderUnavailableError, type Provider, type RuntimeOptions } from './runtime/index.js';
 
+/** What the browser's `detect` takes: see BrowserImageInput. */
+export type ImageInput = BrowserImageInput;
+
+/** A loaded model; as Node's, with `detect` taking browser inputs. */
+export interface Detector extends Omit<CoreDetector, 'detect'> {
+  /** Detections in one image. */
+  detect(image: ImageInput, options?: DetectOptions): Promise<DetectionResult>;
+  /** Detections in several images, one after another with the same sessions. */
+  detect(images: readonly ImageInput[], options?: DetectOptions): Promise<DetectionResult[]>;
+}
+
 /**
  * Loads a model package served at `baseUrl` (the folder holding resdet.json).
- * @param options provider: 'webgpu' (default when navigator.gpu exists) or 'wasm'
+ * @param options provider: 'webgpu' (default when navigator.gpu gives an adapter) or 'wasm';
+ *   wasmPaths: the folder serving onnxruntime-web's .wasm/.mjs files, when they are not next to
+ *   its module or the bundle; threads: WASM threads (cross-origin isolated pages only)
+ * @throws ProviderUnavailableError when the provider cannot start, saying what to do
  */
 export async function loadModel(baseUrl: string | URL, options: LoadModelOptions = {}): Promise<Detector> {
-  const provider = options.provider ?? ('gpu' in navigator ? 'webgpu' : 'wasm');
-  if (provider !== 'webgpu' && provider !== 'wasm') {
-    throw new ProviderUnavailableError(provider, "not available in browsers (use 'webgpu' or 'wasm')");
-  }
+  const provider = await chooseBrowserProvider(options.provider);
   // Files cached by sha256 in the Cache API; resdet.json revalidated on every load.
   const { manifest, files } = await fetchModelPackageInBrowser(baseUrl, { onProgress: options.onProgress });
-  return createDetector(ort as unknown as OrtModule, manifest, files, decodeImageInBrowser, { ...options, provider });
+  const ort = await loadOrtWeb(provider, options);
+  try {
+    // The detector passes images through to the decoder it is given: this one takes browser inputs.
+    const detector = await createDetector(ort, manifest, files, decodeImageInBrowser as unknown as ImageDecoder, { ...options, provider });
+    return detector as unknown as Detector;
+  } catch (e) {
+    throw await explainRuntimeFailure(e, provider, options);
+  }
 }

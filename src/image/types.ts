@@ -1,5 +1,7 @@
 /**
- * What `detect` accepts as an image, and the decoded form every input becomes.
+ * What Node's `detect` accepts as an image, the options and the decoded form every input becomes.
+ * Runtime-neutral: no Node or DOM types, so both entry points' declarations can include it (the
+ * browser's inputs are in browserTypes.ts).
  */
 
 /** Raw pixels as in ImageData: RGBA (4 channels) or RGB (3), row-major, 8 bits per channel. */
@@ -11,12 +13,15 @@ export interface RawPixels {
   channels?: 3 | 4;
 }
 
-/** The subset of a jimp image resdet reads. */
+/** The subset of a jimp image resdet reads (jimp's pixel data is a Uint8Array subclass). */
 export interface JimpLike {
-  bitmap: { data: Uint8Array | Buffer; width: number; height: number };
+  bitmap: { data: Uint8Array; width: number; height: number };
 }
 
-/** A file path, an encoded file in memory, a jimp image, or raw pixels. */
+/**
+ * Node's inputs: a file path, an encoded file in memory (any Uint8Array, Node's buffers too), a jimp image,
+ * or raw pixels (an ImageData-like object).
+ */
 export type ImageInput = string | Uint8Array | JimpLike | RawPixels;
 
 export interface DecodeOptions {

@@ -27,8 +27,17 @@ export class ProviderUnavailableError extends ResdetError {
 
 export interface RuntimeOptions {
   provider?: Provider;
-  /** Threads per ONNX Runtime operator (CPU provider); default: ONNX Runtime's choice. */
+  /**
+   * Threads per ONNX Runtime operator (CPU provider; in browsers the WASM threads, which need a
+   * cross-origin isolated page); default: ONNX Runtime's choice.
+   */
   threads?: number;
+  /**
+   * Browsers only: the URL of the folder serving onnxruntime-web's `dist/` files
+   * (`ort-wasm-simd-threaded*.wasm` and `.mjs`), when they are not next to the onnxruntime-web
+   * module or the bundle holding it. Sets onnxruntime-web's `env.wasm.wasmPaths`.
+   */
+  wasmPaths?: string | URL;
 }
 
 /** Session options for a provider: full graph optimisation, the CPU as fallback for other providers. */
