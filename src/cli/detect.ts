@@ -6,6 +6,7 @@ import { type DetectionResult, type Detector, detectDefaults, loadModel, type Pr
 import { decodeImage } from '../image/decode.js';
 import { encodePng } from '../image/encode.js';
 import { rleArea, rleEncodeWindow, rleToString } from '../../postprocess/typed.js';
+import { progressReporter } from '../download/progressBar.js';
 import { drawPreview } from '../preview/index.js';
 import { ResdetError } from '../../postprocess/errors.js';
 import { writeFileAtomic } from './files.js';
@@ -20,7 +21,8 @@ export const detectUsage = `resdet detect <image...> [--model <dir|name>] [--out
 Detects objects and writes, per image, <name>.json (detections, masks as COCO RLE) and
 <name>.png (the image with masks, boxes and labels) into --out. An output that would replace
 one of the input images is refused.
-  --model <dir|name>   model package folder or bundled model name (default: ${DEFAULT_MODEL})
+  --model <dir|name|url> model package folder, bundled model name or package URL
+                       (default: ${DEFAULT_MODEL}; a URL is downloaded once into the cache)
   --out <dir>          output folder, created if missing (default: ${DEFAULT_OUT})
   --score <s>          keep detections with score >= s (default ${detectDefaults.scoreThreshold})
   --mask-threshold <t> mask probability threshold (default ${detectDefaults.maskThreshold})
@@ -169,7 +171,9 @@ export async function detectCommand(argv: string[]): Promise<void> {
     }
   }
   makeOutputFolder(out);
-  const model = await loadModel(values.model!, { provider: values.provider as Provider, threads });
+  // A package URL downloads into the cache once, with the same progress display as convert.
+  const remote = /^https?:\/\//i.test(values.model!);
+  const model = await loadModel(values.model!, { provider: values.provider as Provider, threads, ...(remote ? { onProgress: progressReporter(process.stderr) } : {}) });
   const run: DetectRun = { model, modelName: values.model!, out, score, maskThreshold, preview: values.preview!, json: values.json!, inputs };
   const stems = new Set<string>();
   let failed = 0;
