@@ -21,7 +21,20 @@ describe('entry points', () => {
     expect(inputs.filter((f) => /node_modules|^node:/.test(f))).to.deep.equal([]);
     const code = result.outputFiles[0].text;
     expect(code).to.not.match(/from ["'](node:|sharp|onnxruntime-node|jimp)/);
-    expect(code).to.match(/onnxruntime-web/);
+    // Each provider's own build, imported when asked for; never the default (JSEP) build.
+    expect(code).to.match(/import\(["']onnxruntime-web\/wasm["']\)/).and.match(/import\(["']onnxruntime-web\/webgpu["']\)/);
+    expect(code).to.not.match(/["']onnxruntime-web["']/);
+  });
+
+  it("bundled with onnxruntime-web, the browser entry holds its wasm and webgpu builds, which name only their own .wasm, not the 28 MB JSEP one", async () => {
+    const result = await build({
+      stdin: { contents: "export { loadModel } from 'resdet';", resolveDir: repoRoot },
+      bundle: true, platform: 'browser', format: 'esm', write: false, metafile: true, logLevel: 'silent',
+    });
+    const ort = Object.keys(result.metafile.inputs).filter((f) => f.includes('onnxruntime-web/')).map((f) => f.split('/').pop()).sort();
+    expect(ort).to.deep.equal(['ort.wasm.bundle.min.mjs', 'ort.webgpu.bundle.min.mjs']);
+    const wasmFiles = [...new Set(result.outputFiles[0].text.match(/ort-wasm[\w.-]*\.wasm/g))].sort();
+    expect(wasmFiles).to.deep.equal(['ort-wasm-simd-threaded.asyncify.wasm', 'ort-wasm-simd-threaded.wasm']);
   });
 
   it("package exports pick the entry by condition: Node's default, the browser's 'browser'", async () => {
