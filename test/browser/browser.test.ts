@@ -12,6 +12,8 @@ interface PageError { name: string; code: string; message: string }
 
 const DETECT = { masks: 'rle', maskExtent: 'image', scoreThreshold: 0.3 } as const;
 const ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+/** The Content-Security-Policy the README gives: WebAssembly, fetches and thread workers from the page's origin. */
+const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; worker-src 'self'";
 
 function expectSameDetections(ours: PageDetection[], expected: Detection[], what: string): void {
   expect(ours.map((d) => d.label), `${what}: labels`).to.deep.equal(expected.map((d) => d.label));
@@ -189,8 +191,8 @@ describe('browser entry in headless Chromium, bundled as a user bundles it', fun
     }
   });
 
-  it('a cross-origin isolated page: one thread without wasmPaths (the bundle cannot be a thread worker), threads with it', async () => {
-    const isolated = await serve(bundle.dir, ISOLATED);
+  it("a cross-origin isolated page under the README's CSP: one thread without wasmPaths (the bundle cannot be a thread worker), threads with it", async () => {
+    const isolated = await serve(bundle.dir, { ...ISOLATED, 'content-security-policy': CSP });
     try {
       for (const wasmPaths of [undefined, '/site/']) {
         isolated.requests.length = 0;
@@ -216,6 +218,25 @@ describe('browser entry in headless Chromium, bundled as a user bundles it', fun
       }
     } finally {
       isolated.close();
+    }
+  });
+
+  it("a CSP without 'wasm-unsafe-eval': ProviderUnavailableError saying to add it", async () => {
+    const strict = await serve(bundle.dir, { 'content-security-policy': CSP.replace(" 'wasm-unsafe-eval'", '') });
+    try {
+      const page = await open('/site/', { origin: strict.origin });
+      try {
+        const error = await page.evaluate(async () => {
+          const r = (globalThis as unknown as { resdet: { loadModel(u: string, o?: object): Promise<unknown> } }).resdet;
+          return r.loadModel('/models/shapes/', { provider: 'wasm' }).then(() => undefined, (e: Error) => ({ name: e.name, message: e.message }));
+        });
+        expect(error?.name).to.equal('ProviderUnavailableError');
+        expect(error?.message).to.match(/^provider 'wasm': the page's Content-Security-Policy forbids WebAssembly: add 'wasm-unsafe-eval' to its script-src/);
+      } finally {
+        await page.close();
+      }
+    } finally {
+      strict.close();
     }
   });
 });
