@@ -83,9 +83,10 @@ export async function loadOrtWeb(provider: BrowserProvider, options: RuntimeOpti
   // and their workers start the module holding onnxruntime-web's JS glue. Without wasmPaths that
   // is the build's own module, which a bundler inlines into the app's bundle: the workers then
   // start the whole app and never answer (seen with esbuild: Chromium closes the page). With
-  // wasmPaths the glue is the separate <stem>.mjs, so only then is the build's default kept.
+  // wasmPaths (ours or set on env by the page) the glue is the separate <stem>.mjs, so only then
+  // is the build's default (up to 4 threads on an isolated page) kept.
   if (options.threads !== undefined) ort.env.wasm.numThreads = options.threads;
-  else if (options.wasmPaths === undefined && !(Number(ort.env.wasm.numThreads) > 0)) ort.env.wasm.numThreads = 1;
+  else if (ort.env.wasm.wasmPaths === undefined && !(Number(ort.env.wasm.numThreads) > 0)) ort.env.wasm.numThreads = 1;
   return ort as unknown as OrtModule;
 }
 
