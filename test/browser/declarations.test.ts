@@ -1,13 +1,12 @@
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { repoRoot } from '../helpers/reference.js';
 
 /** A page's code as a TypeScript user writes it against the browser entry. */
 const CONSUMER = `
-import { loadModel, ProviderUnavailableError, ImageDecodeError, type Detector, type ImageInput } from ${JSON.stringify(join(repoRoot, 'dist', 'src', 'browser.js'))};
+import { loadModel, ProviderUnavailableError, ImageDecodeError, type Detector, type ImageInput } from 'resdet';
 
 export async function run(img: HTMLImageElement, video: HTMLVideoElement, file: File): Promise<number> {
   const inputs: ImageInput[] = [
@@ -39,15 +38,20 @@ export async function run(img: HTMLImageElement, video: HTMLVideoElement, file: 
  * DOM library: no @types/node, no Buffer, no NodeJS namespace.
  */
 describe('browser declarations', () => {
-  it('a strict TypeScript page compiles against dist/src/browser.d.ts with lib DOM and types: [] (no @types/node)', function () {
+  it("a strict TypeScript page importing 'resdet' with the browser condition compiles against dist/src/browser.d.ts with lib DOM and types: [] (no @types/node)", function () {
     this.timeout(60_000);
-    const dir = mkdtempSync(join(tmpdir(), 'resdet-types-'));
+    // Inside the package, so that 'resdet' resolves to this package by its exports (self-reference),
+    // as it resolves in an app's node_modules.
+    mkdirSync(join(repoRoot, '.cache'), { recursive: true });
+    const dir = mkdtempSync(join(repoRoot, '.cache', 'types-'));
     try {
       const file = join(dir, 'page.ts');
       writeFileSync(file, CONSUMER);
       const program = ts.createProgram([file], {
         strict: true, noEmit: true, types: [], skipLibCheck: false,
         target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022, moduleResolution: ts.ModuleResolutionKind.Bundler,
+        // What a bundler resolves for a page: the 'browser' export condition, types included.
+        customConditions: ['browser'],
         // esnext.disposable: Detector[Symbol.asyncDispose] (`await using`); @types/node declares it too.
         lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts', 'lib.dom.d.ts', 'lib.dom.iterable.d.ts'],
       });
