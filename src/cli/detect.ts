@@ -16,12 +16,12 @@ export const DEFAULT_MODEL = 'shapes';
 /** A folder of its own, so outputs never land among the inputs by accident. */
 export const DEFAULT_OUT = 'resdet-out';
 
-export const detectUsage = `resdet detect <image...> [--model <dir|name>] [--out <dir>] [options]
+export const detectUsage = `resdet detect <image...> [--model <dir|name|url>] [--out <dir>] [options]
 
 Detects objects and writes, per image, <name>.json (detections, masks as COCO RLE) and
 <name>.png (the image with masks, boxes and labels) into --out. An output that would replace
 one of the input images is refused.
-  --model <dir|name|url> model package folder, bundled model name or package URL
+  --model <m>          model package folder, bundled model name or package URL
                        (default: ${DEFAULT_MODEL}; a URL is downloaded once into the cache)
   --out <dir>          output folder, created if missing (default: ${DEFAULT_OUT})
   --score <s>          keep detections with score >= s (default ${detectDefaults.scoreThreshold})
