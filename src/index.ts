@@ -3,7 +3,7 @@
  * `detect(image, options)` returns boxes, scores, labels, class names and masks equal to
  * torchvision's. Also exports the converter, the model-package reader and the error classes.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
@@ -35,6 +35,11 @@ function findPackageRoot(from: string): string {
   }
 }
 
+/** The names `loadModel` takes for the packages in models/. */
+function bundledModelNames(): string[] {
+  return existsSync(bundledModelsDir) ? readdirSync(bundledModelsDir).filter((n) => existsSync(join(bundledModelsDir, n, 'resdet.json'))) : [];
+}
+
 /** A package folder, a file: URL, or the name of a model shipped in models/ (http(s) URLs: see loadModel). */
 export function resolveModelPath(model: string | URL): string {
   if (isModelUrl(model)) throw new ModelPackageError(String(model), 'is an http(s) URL, not a local package: loadModel fetches it');
@@ -42,7 +47,7 @@ export function resolveModelPath(model: string | URL): string {
   if (/^[a-z0-9][a-z0-9_-]*$/i.test(model) && !existsSync(model)) {
     const bundled = join(bundledModelsDir, model);
     if (existsSync(bundled)) return bundled;
-    throw new ModelPackageError(model, `no such model package folder, and no bundled model of that name in ${bundledModelsDir}`);
+    throw new ModelPackageError(model, `no such model package folder, and no bundled model of that name (bundled: ${bundledModelNames().join(', ')})`);
   }
   return resolve(model);
 }
@@ -75,11 +80,13 @@ export async function loadModel(model: string | URL, options: LoadModelOptions =
     return await createDetector(ort as unknown as OrtModule, pkg.manifest, pkg.files, decodeImage, { ...runtime, provider });
   } catch (e) {
     const message = (e as Error).message;
-    if (provider !== 'cpu' && /provider|backend|cuda|webgpu/i.test(message)) {
+    if (provider !== 'cpu' && /provider|backend|cuda|webgpu|adapter/i.test(message)) {
+      // onnxruntime's own text starts with a source path and an assertion; keep its last sentence.
+      const said = message.match(/Failed to get a WebGPU adapter[^\n]*/)?.[0] ?? message.split('\n')[0];
       const hint = provider === 'cuda'
         ? 'install the CUDA build files: npm install onnxruntime-node --onnxruntime-node-install=cuda12'
-        : 'this machine needs a WebGPU adapter (Dawn; Vulkan or SwiftShader)';
-      throw new ProviderUnavailableError(provider, `${message}; ${hint}`);
+        : 'no WebGPU adapter on this machine: it needs a GPU with Vulkan (Linux), Metal or D3D12 drivers, or SwiftShader (VK_ICD_FILENAMES=<path to vk_swiftshader_icd.json>); --provider cpu runs anywhere';
+      throw new ProviderUnavailableError(provider, `${hint} (onnxruntime: ${said})`, { cause: e });
     }
     throw new ModelPackageError('url' in pkg ? pkg.url : pkg.dir, `cannot create ONNX Runtime sessions: ${message}`);
   }
