@@ -121,13 +121,7 @@ export function pasteMasksInBoxes(
   options: PasteMasksOptions = {},
 ): MaskWindow<Float32Array>[] {
   const plan = planPaste('pasteMasksInBoxes', masks, boxes, imageHeight, imageWidth, options);
-  const windows: MaskWindow<Float32Array>[] = [];
-  pasteAll(plan, masks, null, (_, left, top, width, height) => {
-    const data = new Float32Array(width * height);
-    windows.push({ left, top, width, height, data });
-    return { out: data, start: 0, stride: width };
-  });
-  return windows;
+  return pasteIntoWindows(plan, masks, null, (n) => new Float32Array(n));
 }
 
 /**
@@ -141,10 +135,16 @@ export function pasteBinaryMasksInBoxes(
 ): MaskWindow<Uint8Array>[] {
   const op = 'pasteBinaryMasksInBoxes';
   const plan = planPaste(op, masks, boxes, imageHeight, imageWidth, options);
-  const rule = thresholdRule(op, options);
-  const windows: MaskWindow<Uint8Array>[] = [];
-  pasteAll(plan, masks, rule, (_, left, top, width, height) => {
-    const data = new Uint8Array(width * height);
+  return pasteIntoWindows(plan, masks, thresholdRule(op, options), (n) => new Uint8Array(n));
+}
+
+/** Pastes each mask into a buffer of its own window's size. */
+function pasteIntoWindows<T extends Float32Array | Uint8Array>(
+  plan: PastePlan, masks: Float32Array, binary: ThresholdRule | null, allocate: (length: number) => T,
+): MaskWindow<T>[] {
+  const windows: MaskWindow<T>[] = [];
+  pasteAll(plan, masks, binary, (_, left, top, width, height) => {
+    const data = allocate(width * height);
     windows.push({ left, top, width, height, data });
     return { out: data, start: 0, stride: width };
   });

@@ -77,22 +77,7 @@ export function rleEncode(mask: Uint8Array, height: number, width: number): Rle 
   if (!(mask instanceof Uint8Array) || mask.length !== height * width) {
     throw new OperatorInputError(op, `mask must be a Uint8Array of height * width = ${height * width} bytes, got ${mask?.length}`);
   }
-  const counts: number[] = [];
-  let value = 0;
-  let run = 0;
-  for (let x = 0; x < width; x++) {
-    for (let i = x; i < mask.length; i += width) {
-      const v = mask[i] === 0 ? 0 : 1;
-      if (v !== value) {
-        counts.push(run);
-        run = 0;
-        value = v;
-      }
-      run++;
-    }
-  }
-  counts.push(run);
-  return { size: [height, width], counts };
+  return encodeWindow(mask, { left: 0, top: 0, width, height }, height, width);
 }
 
 /**
@@ -119,6 +104,15 @@ export function rleEncodeWindow(
   if (!(data instanceof Uint8Array) || data.length !== width * height) {
     throw new OperatorInputError(op, `data must be a Uint8Array of width * height = ${width * height} bytes, got ${data?.length}`);
   }
+  return encodeWindow(data, window, imageHeight, imageWidth);
+}
+
+/** The column-major runs of a checked window (see rleEncodeWindow), as maskApi.c's rleEncode. */
+function encodeWindow(
+  data: Uint8Array, window: { left: number; top: number; width: number; height: number },
+  imageHeight: number, imageWidth: number,
+): Rle {
+  const { left, top, width, height } = window;
   const counts: number[] = [];
   let value = 0;
   let run = 0;
