@@ -8,8 +8,10 @@
  *   'onnxruntime-web/webgpu' -> ort-wasm-simd-threaded.asyncify.wasm   (27 MB, the WebGPU EP)
  *   'onnxruntime-web'        -> ort-wasm-simd-threaded.jsep.wasm       (28 MB, never used here)
  * Each build finds its .wasm with `new URL('<file>', import.meta.url)`: next to the build's own
- * module when it is served unbundled, next to the bundle when a bundler that does not rewrite
- * that pattern (esbuild; Vite's dev server) inlined it. `env.wasm.wasmPaths` (our `wasmPaths`)
+ * module when it is served unbundled, next to the bundle when a bundler that leaves that pattern
+ * alone (esbuild) inlined it. Vite rewrites it: `vite build` emits the file as a hashed asset and
+ * points there, its dev server points at node_modules/onnxruntime-web/dist/ (Vite 8; see
+ * test/browser/vite.test.ts), so a Vite app needs no setup. `env.wasm.wasmPaths` (our `wasmPaths`)
  * names the folder instead; then the build also imports its JS glue (`<file>.mjs`) from there.
  *
  * Exports: BrowserProvider, chooseBrowserProvider, loadOrtWeb, explainRuntimeFailure.
