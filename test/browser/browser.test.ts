@@ -1,12 +1,10 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { rleFrString, rleIou } from '../../postprocess/index.js';
-import { type Detection, loadModel, type RleMask } from '../../src/index.js';
+import { type Detection, loadModel } from '../../src/index.js';
 import { repoRoot } from '../helpers/reference.js';
-import { bundleUserPage, launchChromium, type Request, serve } from './harness.js';
+import { bundleUserPage, expectSameDetections, launchChromium, type PageDetection, type Request, serve } from './harness.js';
 
-interface PageDetection { box: number[]; score: number; label: number; counts: string }
 interface PageResult { input: string; decoder: string; detections: PageDetection[] }
 interface PageError { name: string; code: string; message: string }
 
@@ -15,16 +13,6 @@ const ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-em
 /** The Content-Security-Policy the README gives: WebAssembly, fetches and thread workers from the page's origin. */
 const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; worker-src 'self'";
 
-function expectSameDetections(ours: PageDetection[], expected: Detection[], what: string): void {
-  expect(ours.map((d) => d.label), `${what}: labels`).to.deep.equal(expected.map((d) => d.label));
-  ours.forEach((d, i) => {
-    expect(Math.abs(d.score - expected[i].score), `${what}: score ${i}`).to.be.below(1e-3);
-    d.box.forEach((v, k) => expect(Math.abs(v - expected[i].box[k]), `${what}: box ${i}`).to.be.below(0.05));
-    const theirs = expected[i].mask as RleMask;
-    const iou = rleIou([rleFrString(d.counts, ...theirs.size)], [rleFrString(theirs.counts, ...theirs.size)], [0])[0];
-    expect(iou, `${what}: mask ${i}`).to.be.at.least(0.98);
-  });
-}
 
 const ortFiles = (requests: Request[]) => requests.filter((r) => /ort-wasm/.test(r.path)).map((r) => `${r.status} ${r.path}`);
 const megabytes = (requests: Request[]) => (requests.reduce((n, r) => n + r.bytes, 0) / 2 ** 20).toFixed(1);

@@ -2,12 +2,15 @@
  * What the browser tests share: a page bundled as a user would bundle it, an HTTP server that
  * logs every request, and one headless Chromium with WebGPU on SwiftShader.
  */
+import { expect } from 'chai';
 import { build } from 'esbuild';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { rleFrString, rleIou } from '../../postprocess/index.js';
+import type { Detection, RleMask } from '../../src/index.js';
 import { repoRoot } from '../helpers/reference.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -89,5 +92,20 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
       '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--enable-features=Vulkan'],
+  });
+}
+
+/** A detection as the test pages report it: box, score, label and the mask's RLE counts. */
+export interface PageDetection { box: number[]; score: number; label: number; counts: string }
+
+/** A page's detections against Node's: labels equal, scores within 1e-3, boxes within 0.05 px, mask IoU >= 0.98. */
+export function expectSameDetections(ours: PageDetection[], expected: Detection[], what: string): void {
+  expect(ours.map((d) => d.label), `${what}: labels`).to.deep.equal(expected.map((d) => d.label));
+  ours.forEach((d, i) => {
+    expect(Math.abs(d.score - expected[i].score), `${what}: score ${i}`).to.be.below(1e-3);
+    d.box.forEach((v, k) => expect(Math.abs(v - expected[i].box[k]), `${what}: box ${i}`).to.be.below(0.05));
+    const theirs = expected[i].mask as RleMask;
+    const iou = rleIou([rleFrString(d.counts, ...theirs.size)], [rleFrString(theirs.counts, ...theirs.size)], [0])[0];
+    expect(iou, `${what}: mask ${i}`).to.be.at.least(0.98);
   });
 }

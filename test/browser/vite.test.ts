@@ -13,10 +13,9 @@ import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { build, createServer as createViteServer } from 'vite';
-import { rleFrString, rleIou } from '../../postprocess/index.js';
-import { type Detection, loadModel, type RleMask } from '../../src/index.js';
+import { type Detection, loadModel } from '../../src/index.js';
 import { repoRoot } from '../helpers/reference.js';
-import { CHROMIUM, launchChromium, type Request } from './harness.js';
+import { CHROMIUM, expectSameDetections, launchChromium, type PageDetection, type Request } from './harness.js';
 
 const DETECT = { masks: 'rle', scoreThreshold: 0.3 } as const;
 /** harness.ts's Chromium flags less the WebGPU ones: navigator.gpu gives no adapter, so resdet picks 'wasm'. */
@@ -42,20 +41,7 @@ try {
 `,
 };
 
-interface PageDetection { box: number[]; score: number; label: number; counts: string }
 type Outcome = { detections: PageDetection[]; error?: undefined } | { error: string };
-
-/** As browser.test.ts compares: labels equal, scores within 1e-3, boxes within 0.05 px, mask IoU >= 0.98. */
-function expectSameDetections(ours: PageDetection[], expected: Detection[], what: string): void {
-  expect(ours.map((d) => d.label), `${what}: labels`).to.deep.equal(expected.map((d) => d.label));
-  ours.forEach((d, i) => {
-    expect(Math.abs(d.score - expected[i].score), `${what}: score ${i}`).to.be.below(1e-3);
-    d.box.forEach((v, k) => expect(Math.abs(v - expected[i].box[k]), `${what}: box ${i}`).to.be.below(0.05));
-    const theirs = expected[i].mask as RleMask;
-    const iou = rleIou([rleFrString(d.counts, ...theirs.size)], [rleFrString(theirs.counts, ...theirs.size)], [0])[0];
-    expect(iou, `${what}: mask ${i}`).to.be.at.least(0.98);
-  });
-}
 
 /** Serves the build output at / (as any static host would) and /models/, /samples/ from the repository, logging every request. */
 async function serveBuild(outDir: string): Promise<{ origin: string; requests: Request[]; close(): void }> {
