@@ -1,14 +1,120 @@
-/** File writing for batch commands: each output appears whole or not at all. */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+/**
+ * File writing for batch commands: each output appears whole or not at all, and nothing is ever
+ * written through a link planted in the output folder.
+ *
+ * An output `<dir>/<name>` is written to `<dir>/.<name>.resdet-tmp-<host>-<pid>-<random>`: created
+ * exclusively (O_CREAT|O_EXCL|O_NOFOLLOW, so a file or link already at that name is never opened),
+ * with 96 random bits no other user can predict, fsynced, then renamed onto `<name>` (rename
+ * replaces a link at `<name>` itself, never its target). A run killed mid-write leaves its
+ * temporary file behind; the next write into that folder removes the ones whose owner process is
+ * gone (same host), or that are older than a day (another host, or a reused pid).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync, constants, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 
-/** Writes to a temporary sibling, then renames: a crash never leaves a half-written file. */
-export function writeFileAtomic(path: string, data: Uint8Array | string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
+const TEMP_MARK = '.resdet-tmp-';
+/** A temporary file this old is stale whoever made it. */
+const STALE_TEMP_MS = 24 * 3600 * 1000;
+const HOST = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+/** `.<name>.resdet-tmp-<host>-<pid>-<random>` */
+const TEMP_NAME = /^\..+\.resdet-tmp-([0-9a-f]{8})-(\d+)-[0-9a-f]{24}$/;
+
+// O_NOFOLLOW is POSIX; where it is missing (Windows) O_EXCL alone already refuses an existing link.
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
+
+/** The temporary name for writing `path` (exported for tests). */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}${TEMP_MARK}${HOST}-${process.pid}-${randomBytes(12).toString('hex')}`);
+}
+
+function processGone(pid: number): boolean {
   try {
-    writeFileSync(tmp, data);
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH'; // EPERM: alive, another user's
+  }
+}
+
+/** Whether `name` is a temporary file of a writer that can no longer finish it. */
+export function isStaleTemp(name: string, mtimeMs: number, now = Date.now()): boolean {
+  const m = TEMP_NAME.exec(name);
+  if (!m) return false;
+  if (now - mtimeMs > STALE_TEMP_MS) return true;
+  const pid = Number(m[2]);
+  return m[1] === HOST && pid !== process.pid && processGone(pid);
+}
+
+const swept = new Set<string>();
+
+/** Removes the stale temporary files in `dir`, once per folder per process. */
+export function sweepStaleTemps(dir: string): void {
+  if (swept.has(dir)) return;
+  swept.add(dir);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const name of names) {
+    if (!name.includes(TEMP_MARK)) continue;
+    const path = join(dir, name);
+    try {
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st?.isFile() && isStaleTemp(name, st.mtimeMs, now)) rmSync(path, { force: true });
+    } catch {
+      // another process removed or renamed it first
+    }
+  }
+}
+
+/** Creates a fresh temporary sibling of `path` exclusively; retries on the (unlikely) name clash. */
+function createTemp(path: string): { fd: number; tmp: string } {
+  for (let attempt = 0; ; attempt++) {
+    const tmp = tempPathFor(path);
+    try {
+      return { fd: openSync(tmp, CREATE_FLAGS, 0o666), tmp };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 4) throw e;
+    }
+  }
+}
+
+/** Makes the rename itself durable; some platforms cannot fsync a folder, which only costs that. */
+function syncFolder(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, constants.O_RDONLY);
+    fsyncSync(fd);
+  } catch {
+    // best effort
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Writes to an exclusive temporary sibling, fsyncs and renames it: a crash never leaves a half-written `path`. */
+export function writeFileAtomic(path: string, data: Uint8Array | string): void {
+  sweepStaleTemps(dirname(path));
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const { fd, tmp } = createTemp(path);
+  let open = true;
+  try {
+    for (let offset = 0; offset < bytes.byteLength;) offset += writeSync(fd, bytes, offset, bytes.byteLength - offset);
+    fsyncSync(fd);
+    closeSync(fd);
+    open = false;
     renameSync(tmp, path);
   } catch (e) {
+    if (open) closeSync(fd);
     rmSync(tmp, { force: true });
     throw e;
   }
+  syncFolder(dirname(path));
 }

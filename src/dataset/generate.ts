@@ -3,11 +3,12 @@
  * Every image has its own seed, hashed from (seed, split, index), so a larger split starts with the
  * same images as a smaller one and the two splits never share an image.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type sharpFn from 'sharp';
 import { type CocoAnnotation, type CocoImage, type CocoInstances, sceneAnnotations, shapeCategories } from './coco.js';
 import { ResdetError } from '../../postprocess/errors.js';
+import { writeFileAtomic } from '../cli/files.js';
 import { Prng } from './prng.js';
 import { type Scene, type SceneOptions, drawScene, sceneDefaults } from './scene.js';
 
@@ -108,7 +109,8 @@ async function writeSplit(o: DatasetOptions, split: keyof typeof SPLITS, count: 
     const scene = datasetScene(o, split, i);
     const id = i + 1;
     const fileName = `${String(id).padStart(6, '0')}.png`;
-    writeFileSync(join(dir, fileName), await encodePng(scene.rgb, o.width, o.height));
+    // Atomic and never through a link planted at the name (see writeFileAtomic).
+    writeFileAtomic(join(dir, fileName), await encodePng(scene.rgb, o.width, o.height));
     images.push({ id, file_name: fileName, width: o.width, height: o.height });
     for (const a of sceneAnnotations(scene, id, annotations.length + 1)) {
       annotations.push(a);
@@ -120,7 +122,7 @@ async function writeSplit(o: DatasetOptions, split: keyof typeof SPLITS, count: 
     images, categories, annotations,
   };
   const file = join(o.out, 'annotations', `instances_${split}.json`);
-  writeFileSync(file, JSON.stringify(coco));
+  writeFileAtomic(file, JSON.stringify(coco));
   return { split, images: count, annotations: annotations.length, perClass, file };
 }
 

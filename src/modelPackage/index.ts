@@ -2,7 +2,7 @@
  * Model packages: reading (with every check a user needs to hear about) and atomic writing.
  * Exports: Manifest types, ModelPackageError, readModelPackage, writeModelPackage.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { OnnxModel } from '../../backbones/graph/index.js';
@@ -81,6 +81,17 @@ export type ManifestDraft = Omit<Manifest, 'files'>;
 export type NetworkSource = Uint8Array | OnnxModel | (() => Uint8Array | OnnxModel);
 
 /**
+ * Creates the empty folder a package is written into before it is renamed onto `target`: a
+ * sibling (same filesystem, so the rename is atomic) with a name no other user can predict, made
+ * by mkdir, which never follows a link planted at that name (it fails with EEXIST instead).
+ */
+function makeTempSibling(target: string): string {
+  const tmp = join(dirname(target), `.${basename(target)}.resdet-tmp-${process.pid}-${randomBytes(12).toString('hex')}`);
+  mkdirSync(tmp);
+  return tmp;
+}
+
+/**
  * Writes a package atomically: everything goes to a temporary sibling folder which is renamed onto
  * `dir` only when complete, so a failure never leaves a half-written package. An existing package
  * at `dir` is replaced only with `overwrite`. `draft` may be a function, called after the networks
@@ -95,8 +106,7 @@ export function writeModelPackage(
     throw new ModelPackageError(target, 'already exists (pass --force to replace it)');
   }
   mkdirSync(dirname(target), { recursive: true });
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
-  mkdirSync(tmp);
+  const tmp = makeTempSibling(target);
   try {
     const files: Partial<ManifestFiles> = {};
     for (const role of FILE_ROLES) {
