@@ -3,17 +3,20 @@
  * return the state dict of a torch.save file (zip format of torch >= 1.6, or the legacy format of
  * torchvision's published weights) or of a .safetensors file. Pickles are read by an unpickler
  * that executes nothing and names only allow-listed globals; every failure is a CheckpointError.
+ * Memory stays bounded by what the file really holds: see `CheckpointLoadOptions`.
  *
  * Exports: loadCheckpoint, loadCheckpointBuffer, detectCheckpointFormat, CheckpointFormat,
- * CheckpointError, nestedStateDictKeys.
+ * CheckpointLoadOptions, CheckpointError, nestedStateDictKeys.
  */
 import type { StateDict } from '../../backbones/graph/tensor.js';
+import { type CheckpointLoadOptions, MemoryBudget } from './budget.js';
 import { CheckpointError } from './errors.js';
 import { readSafetensors, looksLikeSafetensors } from './safetensors.js';
 import { type ByteSource, bufferSource, openFileSource } from './source.js';
 import { readTorchLegacy, readTorchZip } from './torchLoad.js';
 import { looksLikeZip } from './zip.js';
 
+export type { CheckpointLoadOptions } from './budget.js';
 export { CheckpointError } from './errors.js';
 export { nestedStateDictKeys } from './stateDict.js';
 
@@ -47,12 +50,21 @@ export function detectCheckpointFormat(head: Uint8Array, size: number, file: str
   throw new CheckpointError(file, `is not a torch checkpoint (zip or legacy .pth) nor a .safetensors file (it starts with ${shown})`);
 }
 
-async function load(src: ByteSource): Promise<StateDict> {
-  const head = await src.read(0, Math.min(src.size, 512));
-  switch (detectCheckpointFormat(head, src.size, src.name)) {
-    case 'torch-zip': return readTorchZip(src);
-    case 'torch-legacy': return readTorchLegacy(src);
-    case 'safetensors': return readSafetensors(src);
+async function load(src: ByteSource, options: CheckpointLoadOptions): Promise<StateDict> {
+  try {
+    const budget = new MemoryBudget(src.name, src.size, options);
+    const head = await src.read(0, Math.min(src.size, 512));
+    switch (detectCheckpointFormat(head, src.size, src.name)) {
+      case 'torch-zip': return await readTorchZip(src, budget);
+      case 'torch-legacy': return await readTorchLegacy(src, budget);
+      case 'safetensors': return await readSafetensors(src, budget);
+    }
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    // Every known cause is turned into a precise CheckpointError where it happens; this is the
+    // guarantee for unknown ones (the file is still named, the original error is the cause).
+    const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    throw new CheckpointError(src.name, `unreadable checkpoint (internal: ${detail.slice(0, 200)})`, { cause: e });
   }
 }
 
@@ -67,14 +79,21 @@ async function load(src: ByteSource): Promise<StateDict> {
  * memory stays near the size of the weights; float32 tensors are views of those buffers, and
  * tensors that shared a storage in torch may share memory here: treat them as read-only.
  *
+ * Hostile files cannot cost more than the file holds: each storage byte is read once (zip records
+ * and safetensors ranges may not overlap), and whatever must be allocated beyond it (expanded
+ * stride-0 or overlapping views, dtype conversions, DEFLATE output, unpickled objects) is charged
+ * to a budget, by default max(256 MiB, 4 x the file size) (`options.maxMaterializedBytes`).
+ *
  * @param path the checkpoint file
+ * @param options the memory budget
  * @throws CheckpointError naming the file: not a checkpoint, truncated or corrupt, a pickle
- *   naming a global outside the allow-list (nothing in the file is ever executed), no tensors
+ *   naming a global outside the allow-list (nothing in the file is ever executed), no tensors,
+ *   over the memory budget (naming the tensor or entry and the size)
  */
-export async function loadCheckpoint(path: string): Promise<StateDict> {
+export async function loadCheckpoint(path: string, options: CheckpointLoadOptions = {}): Promise<StateDict> {
   const src = await openFileSource(path);
   try {
-    return await load(src);
+    return await load(src, options);
   } finally {
     await src.close();
   }
@@ -85,7 +104,8 @@ export async function loadCheckpoint(path: string): Promise<StateDict> {
  * views of `bytes` (torch's zip format aligns them; the legacy format does not, so those copy).
  * @param bytes the checkpoint's contents
  * @param name what to call it in errors
+ * @param options the memory budget, as for `loadCheckpoint` (the buffer's size sets the default)
  */
-export async function loadCheckpointBuffer(bytes: Uint8Array, name = '<checkpoint buffer>'): Promise<StateDict> {
-  return load(bufferSource(name, bytes));
+export async function loadCheckpointBuffer(bytes: Uint8Array, name = '<checkpoint buffer>', options: CheckpointLoadOptions = {}): Promise<StateDict> {
+  return load(bufferSource(name, bytes), options);
 }

@@ -6,8 +6,13 @@
  * protocol 0, INST/OBJ, EXT*, out-of-band buffers) are refused by name.
  *
  * Every opcode consumes at least one byte, so a hostile pickle cannot loop; every length is
- * checked against the bytes left, so it cannot read out of bounds or allocate from a lie.
+ * checked against the bytes left, so it cannot read out of bounds or allocate from a lie. The
+ * objects it builds are charged to the load's MemoryBudget (a 1-byte EMPTY_DICT costs ~250 bytes
+ * of heap, so a pickle of them would otherwise cost 250x its size), and containers may not nest
+ * deeper than Python's own pickler can write (its recursion limit, 1000), so nothing that later
+ * walks a value can overflow the stack.
  */
+import type { MemoryBudget } from './budget.js';
 import { CheckpointError, CheckpointTruncatedError } from './errors.js';
 
 /** Base of the values that hooks create (storages, tensors, allowed globals). */
@@ -47,6 +52,31 @@ export interface Unpickled {
 
 const MAX_LONG_BYTES = 64; // Python ints in a state dict are sizes and offsets; 512 bits is ample.
 const MAX_LINE = 1024;
+/** Python's pickler recurses per nesting level and stops at its recursion limit (1000). */
+export const MAX_PICKLE_DEPTH = 1000;
+
+/** Estimated heap bytes of what the unpickler creates (V8: an empty Map-backed dict ~240 bytes). */
+const COST = { dict: 256, array: 32, slot: 8, entry: 32, object: 64, string: 24 } as const;
+
+/**
+ * A short, bounded description of a pickled value for error messages: never recursive past two
+ * levels, never longer than ~80 characters, safe for bigints and self-referential containers.
+ */
+export function describePickleValue(v: PickleValue, depth = 0): string {
+  let text: string;
+  if (v === null) text = 'None';
+  else if (typeof v === 'string') text = JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}...` : v);
+  else if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') text = String(v);
+  else if (v instanceof Uint8Array) text = `bytes[${v.length}]`;
+  else if (Array.isArray(v)) {
+    if (depth >= 2) text = `(${v.length} items)`;
+    else {
+      const shown = v.slice(0, 4).map((x) => describePickleValue(x, depth + 1));
+      text = `(${shown.join(', ')}${v.length > 4 ? `, ... ${v.length} items` : ''})`;
+    }
+  } else text = `<${v.kind}>`;
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
 
 /** Opcodes refused by name, so an error says what was met instead of a bare byte. */
 const UNSUPPORTED: Record<number, string> = {
@@ -62,10 +92,37 @@ class Unpickler {
   private readonly memo = new Map<number, PickleValue>();
   private readonly dv: DataView;
   private readonly text = new TextDecoder('utf-8');
+  /** Nesting depth of each container built so far (absent: 1). */
+  private readonly depths = new WeakMap<object, number>();
 
-  constructor(private readonly bytes: Uint8Array, start: number, private readonly hooks: PickleHooks, private readonly file: string) {
+  constructor(private readonly bytes: Uint8Array, start: number, private readonly hooks: PickleHooks,
+    private readonly file: string, private readonly budget: MemoryBudget | null) {
     this.pos = start;
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** Charges the budget for what the current opcode creates. */
+  charge(bytes: number): void {
+    this.budget?.charge(bytes, `pickle at byte ${this.pos}: the unpickled objects`);
+  }
+
+  depthOf(v: PickleValue): number {
+    return typeof v === 'object' && v !== null ? this.depths.get(v) ?? 1 : 0;
+  }
+
+  /** Records that `container` holds `children` (all of them, or some appended), refusing deep nesting. */
+  nest(container: object, children: Iterable<PickleValue>): void {
+    let depth = this.depths.get(container) ?? 1;
+    for (const c of children) depth = Math.max(depth, this.depthOf(c) + 1);
+    if (depth > MAX_PICKLE_DEPTH) this.fail(`containers nest more than ${MAX_PICKLE_DEPTH} deep (Python's pickler cannot write that; corrupt or hostile)`);
+    this.depths.set(container, depth);
+  }
+
+  /** Pushes a new tuple / list of `items`. */
+  pushArray(items: PickleValue[], reused = false): void {
+    this.charge(reused ? 0 : COST.array + COST.slot * items.length);
+    this.nest(items, items);
+    this.push(items);
   }
 
   fail(message: string): never {
@@ -142,17 +199,29 @@ class Unpickler {
       case 0x8a: this.push(this.long(this.u8())); return true; // LONG1
       case 0x8b: this.push(this.long(this.u32())); return true; // LONG4
       case 0x47: this.push(this.dv.getFloat64(this.take(8), false)); return true; // BINFLOAT (big-endian)
-      case 0x58: this.push(this.text.decode(this.raw(this.u32()))); return true; // BINUNICODE
-      case 0x8c: this.push(this.text.decode(this.raw(this.u8()))); return true; // SHORT_BINUNICODE
-      case 0x8d: this.push(this.text.decode(this.raw(this.u64()))); return true; // BINUNICODE8
+      case 0x58: this.push(this.string(this.u32())); return true; // BINUNICODE
+      case 0x8c: this.push(this.string(this.u8())); return true; // SHORT_BINUNICODE
+      case 0x8d: this.push(this.string(this.u64())); return true; // BINUNICODE8
       // Python 2 str: torch.load decodes it as utf-8 by default.
-      case 0x54: this.push(this.text.decode(this.raw(this.u32()))); return true; // BINSTRING
-      case 0x55: this.push(this.text.decode(this.raw(this.u8()))); return true; // SHORT_BINSTRING
-      case 0x42: this.push(this.raw(this.u32()).slice()); return true; // BINBYTES
-      case 0x43: this.push(this.raw(this.u8()).slice()); return true; // SHORT_BINBYTES
-      case 0x8e: case 0x96: this.push(this.raw(this.u64()).slice()); return true; // BINBYTES8, BYTEARRAY8
+      case 0x54: this.push(this.string(this.u32())); return true; // BINSTRING
+      case 0x55: this.push(this.string(this.u8())); return true; // SHORT_BINSTRING
+      case 0x42: this.push(this.byteString(this.u32())); return true; // BINBYTES
+      case 0x43: this.push(this.byteString(this.u8())); return true; // SHORT_BINBYTES
+      case 0x8e: case 0x96: this.push(this.byteString(this.u64())); return true; // BINBYTES8, BYTEARRAY8
       default: return false;
     }
+  }
+
+  /** A UTF-8 string of n bytes (a JS string takes up to 2 bytes per character). */
+  string(n: number): string {
+    const bytes = this.raw(n);
+    this.charge(COST.string + 2 * n);
+    return this.text.decode(bytes);
+  }
+  byteString(n: number): Uint8Array {
+    const bytes = this.raw(n);
+    this.charge(COST.string + n);
+    return bytes.slice();
   }
 
   /** A little-endian two's-complement integer of n bytes; a number when it is exact. */
@@ -168,20 +237,23 @@ class Unpickler {
   /** Lists, tuples, dicts, sets and their MARK-delimited builders. */
   collection(op: number): boolean {
     switch (op) {
-      case 0x28: this.marks.push(this.stack); this.stack = []; return true; // MARK
-      case 0x5d: case 0x29: case 0x8f: this.push([]); return true; // EMPTY_LIST, EMPTY_TUPLE, EMPTY_SET
-      case 0x7d: this.push(new PickleDict()); return true; // EMPTY_DICT
-      case 0x6c: case 0x74: case 0x91: this.push(this.popMark()); return true; // LIST, TUPLE, FROZENSET
-      case 0x85: this.push([this.pop()]); return true; // TUPLE1
-      case 0x86: { const b = this.pop(); this.push([this.pop(), b]); return true; } // TUPLE2
-      case 0x87: { const c = this.pop(); const b = this.pop(); this.push([this.pop(), b, c]); return true; } // TUPLE3
-      case 0x61: { const v = this.pop(); this.list().push(v); return true; } // APPEND
+      // MARK: the items pushed until the matching builder become its container (charged here).
+      case 0x28: this.charge(COST.array); this.marks.push(this.stack); this.stack = []; return true;
+      case 0x5d: case 0x29: case 0x8f: this.pushArray([]); return true; // EMPTY_LIST, EMPTY_TUPLE, EMPTY_SET
+      case 0x7d: this.charge(COST.dict); this.push(new PickleDict()); return true; // EMPTY_DICT
+      case 0x6c: case 0x74: case 0x91: this.pushArray(this.popMark(), true); return true; // LIST, TUPLE, FROZENSET
+      case 0x85: this.pushArray([this.pop()]); return true; // TUPLE1
+      case 0x86: { const b = this.pop(); this.pushArray([this.pop(), b]); return true; } // TUPLE2
+      case 0x87: { const c = this.pop(); const b = this.pop(); this.pushArray([this.pop(), b, c]); return true; } // TUPLE3
+      case 0x61: { const v = this.pop(); const list = this.list(); this.charge(COST.slot); this.nest(list, [v]); list.push(v); return true; } // APPEND
       case 0x65: case 0x90: { // APPENDS, ADDITEMS (a loop, not push(...items): a hostile MARK may hold millions)
         const items = this.popMark();
         const list = this.list();
+        this.charge(COST.slot * items.length);
+        this.nest(list, items);
         for (const v of items) list.push(v);
         return true; }
-      case 0x64: { const d = new PickleDict(); this.setItems(d, this.popMark()); this.push(d); return true; } // DICT
+      case 0x64: { this.charge(COST.dict); const d = new PickleDict(); this.setItems(d, this.popMark()); this.push(d); return true; } // DICT
       case 0x73: { const v = this.pop(); const k = this.pop(); this.setItems(this.dict(), [k, v]); return true; } // SETITEM
       case 0x75: { const kv = this.popMark(); this.setItems(this.dict(), kv); return true; } // SETITEMS
       default: return false;
@@ -198,15 +270,17 @@ class Unpickler {
   }
   setItems(d: PickleDict, kv: PickleValue[]): void {
     if (kv.length % 2 !== 0) this.fail('odd number of items for a dict');
+    this.charge(COST.entry * (kv.length / 2));
+    this.nest(d, kv);
     for (let i = 0; i < kv.length; i += 2) d.items.set(kv[i]!, kv[i + 1]!);
   }
 
   /** Memo and stack shuffling. */
   memoOrStack(op: number): boolean {
     switch (op) {
-      case 0x71: this.memo.set(this.u8(), this.top()); return true; // BINPUT
-      case 0x72: this.memo.set(this.u32(), this.top()); return true; // LONG_BINPUT
-      case 0x94: this.memo.set(this.memo.size, this.top()); return true; // MEMOIZE
+      case 0x71: this.memoize(this.u8()); return true; // BINPUT
+      case 0x72: this.memoize(this.u32()); return true; // LONG_BINPUT
+      case 0x94: this.memoize(this.memo.size); return true; // MEMOIZE
       case 0x68: this.push(this.recall(this.u8())); return true; // BINGET
       case 0x6a: this.push(this.recall(this.u32())); return true; // LONG_BINGET
       case 0x30: this.pop(); return true; // POP
@@ -214,6 +288,12 @@ class Unpickler {
       case 0x32: this.push(this.top()); return true; // DUP
       default: return false;
     }
+  }
+
+  memoize(i: number): void {
+    const v = this.top();
+    this.charge(COST.entry);
+    this.memo.set(i, v);
   }
 
   recall(i: number): PickleValue {
@@ -224,19 +304,33 @@ class Unpickler {
   /** The opcodes that would import or call in Python: all delegated to the hooks. */
   object(op: number): boolean {
     switch (op) {
-      case 0x63: { const module = this.line(); this.push(this.hooks.resolveGlobal(module, this.line())); return true; } // GLOBAL
+      case 0x63: { const module = this.line(); this.charge(COST.object); this.push(this.hooks.resolveGlobal(module, this.line())); return true; } // GLOBAL
       case 0x93: { const name = this.pop(); const module = this.pop(); // STACK_GLOBAL
         if (typeof module !== 'string' || typeof name !== 'string') this.fail('STACK_GLOBAL needs two strings');
+        this.charge(COST.object);
         this.push(this.hooks.resolveGlobal(module, name)); return true; }
-      case 0x52: { const args = this.args(this.pop()); this.push(this.hooks.reduce(this.pop(), args)); return true; } // REDUCE
-      case 0x81: { const args = this.args(this.pop()); this.push(this.hooks.newObject(this.pop(), args)); return true; } // NEWOBJ
+      case 0x52: { const args = this.args(this.pop()); this.pushMade(this.hooks.reduce(this.pop(), args), args); return true; } // REDUCE
+      case 0x81: { const args = this.args(this.pop()); this.pushMade(this.hooks.newObject(this.pop(), args), args); return true; } // NEWOBJ
       case 0x92: { const kwargs = this.pop(); const args = this.args(this.pop()); // NEWOBJ_EX
         if (!(kwargs instanceof PickleDict) || kwargs.items.size > 0) this.fail('NEWOBJ_EX with keyword arguments is not supported');
-        this.push(this.hooks.newObject(this.pop(), args)); return true; }
-      case 0x62: { const state = this.pop(); this.hooks.build(this.top(), state); return true; } // BUILD
-      case 0x51: this.push(this.hooks.persistentLoad(this.pop())); return true; // BINPERSID
+        this.pushMade(this.hooks.newObject(this.pop(), args), args); return true; }
+      case 0x62: { const state = this.pop(); const target = this.top(); this.hooks.build(target, state); // BUILD
+        if (typeof target === 'object' && target !== null) this.nest(target, [state]);
+        return true; }
+      case 0x51: this.pushMade(this.hooks.persistentLoad(this.pop()), []); return true; // BINPERSID
       default: return false;
     }
+  }
+
+  /**
+   * Pushes what a hook made from `args`. Hooks copy at most a few small lists (a tensor's sizes),
+   * but OrderedDict(items) copies its items: charged by their count.
+   */
+  pushMade(v: PickleValue, args: PickleValue[]): void {
+    const items = args[0];
+    this.charge(COST.object + (v instanceof PickleDict && Array.isArray(items) ? COST.entry * items.length : 0));
+    if (typeof v === 'object' && v !== null && v !== items) this.nest(v, v instanceof PickleDict ? [items ?? null] : args);
+    this.push(v);
   }
 
   args(v: PickleValue): PickleValue[] {
@@ -248,7 +342,8 @@ class Unpickler {
  * Unpickles one pickle starting at `start`.
  * @param bytes the buffer holding the pickle (and possibly more after its STOP)
  * @param file the checkpoint's name, for errors
+ * @param budget charged for the objects built (none: unlimited, for the tiny legacy headers)
  */
-export function unpickle(bytes: Uint8Array, start: number, hooks: PickleHooks, file: string): Unpickled {
-  return new Unpickler(bytes, start, hooks, file).run();
+export function unpickle(bytes: Uint8Array, start: number, hooks: PickleHooks, file: string, budget: MemoryBudget | null = null): Unpickled {
+  return new Unpickler(bytes, start, hooks, file, budget).run();
 }

@@ -2,12 +2,15 @@
  * .safetensors: an 8-byte little-endian header length N, N bytes of JSON
  * `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`, then the data,
  * offsets counted from the end of the header. Tensors are always contiguous and little-endian.
+ * The format forbids overlapping ranges (the safetensors crate refuses them), so they are refused
+ * here too: every data byte belongs to one tensor and is read once.
  */
 import type { StateDict } from '../../backbones/graph/tensor.js';
+import type { MemoryBudget } from './budget.js';
 import { CheckpointError } from './errors.js';
 import type { ByteSource } from './source.js';
 import { materializeTensor } from './tensorData.js';
-import { elementSize, type TorchDType } from './torchPickle.js';
+import { elementSize, MAX_DIMS, type TorchDType } from './torchPickle.js';
 
 /** safetensors dtype names -> ours; others (complex, fp8, unsigned wider than 8 bits) are refused. */
 const dtypes: Record<string, TorchDType> = {
@@ -39,13 +42,43 @@ function parseEntry(file: string, name: string, raw: unknown): HeaderEntry {
   const ours = typeof dtype === 'string' && Object.hasOwn(dtypes, dtype) ? dtypes[dtype] : undefined;
   if (!ours) return bad(`dtype ${JSON.stringify(dtype)} is not supported (${Object.keys(dtypes).join(', ')})`);
   const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-  if (!Array.isArray(shape) || !shape.every(isIndex)) return bad('shape is not a list of non-negative integers');
+  if (!Array.isArray(shape) || shape.length > MAX_DIMS || !shape.every(isIndex)) return bad(`shape is not a list of at most ${MAX_DIMS} non-negative integers`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex) || offsets[0] > offsets[1]) return bad('data_offsets is not [begin, end]');
   return { dtype: ours, shape: shape as number[], begin: offsets[0] as number, end: offsets[1] as number };
 }
 
+function shapeText(shape: number[]): string {
+  return `[${shape.join(', ')}]`; // at most MAX_DIMS safe integers
+}
+
+/**
+ * Checks every entry's size against its shape and its range against the data, and that no two
+ * non-empty ranges overlap.
+ */
+function checkLayout(file: string, entries: [string, HeaderEntry][], dataSize: number): void {
+  for (const [name, e] of entries) {
+    let numel = e.shape.includes(0) ? 0 : 1;
+    for (const d of e.shape) numel *= d;
+    const nbytes = numel * elementSize[e.dtype];
+    if (nbytes !== e.end - e.begin) {
+      throw new CheckpointError(file, `safetensors entry '${name}': shape ${shapeText(e.shape)} of ${e.dtype} needs ${nbytes} bytes, data_offsets give ${e.end - e.begin}`);
+    }
+    if (e.end > dataSize) {
+      throw new CheckpointError(file, `safetensors entry '${name}': data_offsets [${e.begin}, ${e.end}] run past the ${dataSize} data bytes of the file (truncated or corrupt)`);
+    }
+  }
+  const ranges = entries.filter(([, e]) => e.end > e.begin).sort(([, a], [, b]) => a.begin - b.begin);
+  for (let i = 1; i < ranges.length; i++) {
+    const [prevName, prev] = ranges[i - 1]!;
+    const [name, e] = ranges[i]!;
+    if (e.begin < prev.end) {
+      throw new CheckpointError(file, `safetensors entries '${prevName}' [${prev.begin}, ${prev.end}] and '${name}' [${e.begin}, ${e.end}] overlap (the format forbids it)`);
+    }
+  }
+}
+
 /** Reads every tensor of a .safetensors file, in header order. `__metadata__` is ignored. */
-export async function readSafetensors(src: ByteSource): Promise<StateDict> {
+export async function readSafetensors(src: ByteSource, budget: MemoryBudget): Promise<StateDict> {
   const head = await src.read(0, 8);
   const length = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
   if (length > BigInt(Math.min(MAX_HEADER, src.size - 8))) throw new CheckpointError(src.name, `safetensors header length ${length} is out of range for a ${src.size}-byte file`);
@@ -58,18 +91,18 @@ export async function readSafetensors(src: ByteSource): Promise<StateDict> {
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new CheckpointError(src.name, 'safetensors header is not a JSON object');
 
-  const out: StateDict = new Map();
+  const entries: [string, HeaderEntry][] = [];
   for (const [name, raw] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const e = parseEntry(src.name, name, raw);
-    let numel = 1;
-    for (const d of e.shape) numel *= d;
-    if (numel * elementSize[e.dtype] !== e.end - e.begin) {
-      throw new CheckpointError(src.name, `safetensors entry '${name}': shape [${e.shape.join(', ')}] of ${e.dtype} needs ${numel * elementSize[e.dtype]} bytes, data_offsets give ${e.end - e.begin}`);
-    }
+    if (name !== '__metadata__') entries.push([name, parseEntry(src.name, name, raw)]);
+  }
+  checkLayout(src.name, entries, src.size - headerEnd);
+
+  const out: StateDict = new Map();
+  for (const [name, e] of entries) {
     const bytes = await src.read(headerEnd + e.begin, e.end - e.begin);
-    const stride = e.shape.map((_, d) => e.shape.slice(d + 1).reduce((a, b) => a * b, 1));
-    out.set(name, materializeTensor({ dtype: e.dtype, bytes, offset: 0, size: e.shape, stride, bigEndian: false }, src.name, name));
+    const stride = new Array<number>(e.shape.length);
+    for (let d = e.shape.length - 1, s = 1; d >= 0; s *= e.shape[d]!, d--) stride[d] = s;
+    out.set(name, materializeTensor({ dtype: e.dtype, bytes, offset: 0, size: e.shape, stride, bigEndian: false }, src.name, name, budget));
   }
   return out;
 }

@@ -4,7 +4,7 @@
  */
 import type { HostTensor, StateDict } from '../../backbones/graph/tensor.js';
 import { CheckpointError } from './errors.js';
-import { PickleDict, type PickleValue } from './pickle.js';
+import { describePickleValue, PickleDict, type PickleValue } from './pickle.js';
 import { TensorRef } from './torchPickle.js';
 
 /**
@@ -23,7 +23,8 @@ function hasTensor(d: PickleDict): boolean {
 }
 
 function describeKeys(d: PickleDict): string {
-  const keys = [...d.items.keys()].slice(0, 8).map((k) => JSON.stringify(typeof k === 'bigint' ? String(k) : k));
+  const keys: string[] = [];
+  for (const k of d.items.keys()) { if (keys.length === 8) break; keys.push(describePickleValue(k)); }
   return `[${keys.join(', ')}${d.items.size > 8 ? ', ...' : ''}]`;
 }
 
@@ -54,7 +55,7 @@ export function buildStateDict(dict: PickleDict, file: string, tensorOf: (t: Ten
   const entries: [string, TensorRef][] = [];
   for (const [key, value] of dict.items) {
     if (!(value instanceof TensorRef)) continue;
-    if (typeof key !== 'string') throw new CheckpointError(file, `state dict key ${String(key)} is not a string`);
+    if (typeof key !== 'string') throw new CheckpointError(file, `state dict key ${describePickleValue(key)} is not a string`);
     entries.push([key, value]);
   }
   const strip = entries.length > 0 && entries.every(([k]) => k.startsWith(dataParallelPrefix));

@@ -10,7 +10,7 @@
  * anything could use it.
  */
 import { CheckpointError } from './errors.js';
-import { PickleDict, type PickleHooks, PickleInstance, type PickleValue } from './pickle.js';
+import { describePickleValue, PickleDict, type PickleHooks, PickleInstance, type PickleValue } from './pickle.js';
 
 /** Element types a torch storage can have that we read. */
 export type TorchDType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
@@ -77,8 +77,12 @@ export class PickleObject extends PickleInstance {
   constructor(readonly className: string) { super(); }
 }
 
-function isIntList(v: PickleValue): v is number[] {
-  return Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
+/** torch's own limit on a tensor's dimensions (c10's kMaxDims is 64 in practice: no real tensor comes near). */
+export const MAX_DIMS = 64;
+
+/** A short list of non-negative safe integers (sizes, strides): the length is checked first, so a hostile million-item list costs nothing. */
+function isIntList(v: PickleValue, maxLength = MAX_DIMS): v is number[] {
+  return Array.isArray(v) && v.length <= maxLength && v.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
 }
 
 /**
@@ -111,7 +115,7 @@ export function torchPickleHooks(file: string, loadStorage: (pid: PickleValue[])
         case 'torch._utils._rebuild_parameter_with_state':
           // requires_grad, backward hooks and a parameter's python state do not change its values.
           return args[0] instanceof TensorRef ? args[0] : refuse(`${name} of something that is not a tensor`);
-        case 'torch.Size': return isIntList(args[0] ?? null) ? [...(args[0] as number[])] : refuse('torch.Size of something that is not a list of sizes');
+        case 'torch.Size': return isIntList(args[0] ?? null) ? [...(args[0] as number[])] : refuse(`torch.Size of something that is not a list of at most ${MAX_DIMS} sizes`);
         default: return refuse(`refuses to call '${name}' while unpickling (not an allowed rebuild function)`);
       }
     },
@@ -128,7 +132,7 @@ export function torchPickleHooks(file: string, loadStorage: (pid: PickleValue[])
     },
 
     persistentLoad(pid) {
-      if (!Array.isArray(pid) || pid[0] !== 'storage') return refuse(`unsupported persistent id ${JSON.stringify(Array.isArray(pid) ? pid[0] : typeof pid)} (only torch storages are supported)`);
+      if (!Array.isArray(pid) || pid[0] !== 'storage') return refuse(`unsupported persistent id ${describePickleValue(pid)} (only torch storages are supported)`);
       return loadStorage(pid);
     },
   };
@@ -152,9 +156,9 @@ function rebuildTensor(name: string, args: PickleValue[], refuse: (m: string) =>
   const arity = name.endsWith('_v2') ? [6, 7] : [4];
   if (!arity.includes(args.length)) return refuse(`${name} called with ${args.length} arguments`);
   if (!(storage instanceof StorageRef)) return refuse(`${name}: first argument is not a storage`);
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) return refuse(`${name}: storage offset ${String(offset)} is invalid`);
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) return refuse(`${name}: storage offset ${describePickleValue(offset ?? null)} is invalid`);
   if (!isIntList(size ?? null) || !isIntList(stride ?? null) || (size as number[]).length !== (stride as number[]).length) {
-    return refuse(`${name}: size and stride are not matching lists of non-negative integers`);
+    return refuse(`${name}: size and stride are not matching lists of at most ${MAX_DIMS} non-negative integers`);
   }
   return new TensorRef(storage, offset, [...(size as number[])], [...(stride as number[])]);
 }
@@ -168,8 +172,8 @@ export function parseStoragePid(file: string, pid: PickleValue[]): { dtype: Torc
   const bad = (what: string): never => { throw new CheckpointError(file, `storage persistent id: ${what}`); };
   if (pid.length !== 5 && pid.length !== 6) bad(`has ${pid.length} fields, expected 5 or 6`);
   if (!(type instanceof StorageType)) return bad('storage type is not an allowed torch storage class');
-  if (typeof key !== 'string' && typeof key !== 'number') return bad('key is not a string');
-  if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) return bad(`element count ${String(numel)} is invalid`);
+  if (typeof key !== 'string' && typeof key !== 'number') return bad(`key ${describePickleValue(key ?? null)} is not a string`);
+  if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) return bad(`element count ${describePickleValue(numel ?? null)} is invalid`);
   if (view === undefined || view === null) return { dtype: type.dtype, key: String(key), numel, view: null };
   if (!Array.isArray(view) || view.length !== 3 || (typeof view[0] !== 'string' && typeof view[0] !== 'number') || !isIntList(view.slice(1))) {
     return bad('view metadata is malformed');

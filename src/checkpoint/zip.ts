@@ -3,8 +3,16 @@
  * big checkpoints put offsets past 4 GiB) and entry extraction. torch writes entries STORED with
  * their data 64-byte aligned; DEFLATE (an archive re-zipped by some tool) is inflated with
  * node:zlib. Every offset and size is checked against the file before it is used.
+ *
+ * Hostile archives: every entry must own its bytes. Records are laid out one after another, so an
+ * entry's local header, data and descriptor must end before the next entry's local header (or the
+ * central directory) begins; two directory entries at one record, or a record that overlaps
+ * another, are refused, so no byte of the file is read twice. DEFLATE output is written into a
+ * buffer of the declared size, charged to the load's MemoryBudget first, and inflating stops
+ * with an error as soon as the data would run past it (a zip bomb costs its declared size at most).
  */
-import { crc32, inflateRawSync } from 'node:zlib';
+import { createInflateRaw, crc32 } from 'node:zlib';
+import type { MemoryBudget } from './budget.js';
 import { CheckpointError } from './errors.js';
 import { type ByteSource, checkRange } from './source.js';
 
@@ -17,6 +25,8 @@ export interface ZipEntry {
   uncompressedSize: number;
   localHeaderOffset: number;
   crc32: number;
+  /** Where the next record (or the central directory) starts: this entry's bytes must end there. */
+  slotEnd: number;
 }
 
 const SIG_LOCAL = 0x04034b50;
@@ -93,6 +103,29 @@ function applyZip64Extra(src: ByteSource, e: ZipEntry, extra: DataView): void {
   }
 }
 
+/** Inflates raw DEFLATE data that must give exactly `size` bytes, never holding more than that. */
+async function inflateInto(src: ByteSource, what: string, raw: Uint8Array, size: number): Promise<Uint8Array> {
+  const out = Buffer.allocUnsafeSlow(size);
+  const inflater = createInflateRaw({ chunkSize: 1 << 20 });
+  let length = 0;
+  let overflow = false;
+  try {
+    inflater.end(raw);
+    for await (const chunk of inflater as AsyncIterable<Buffer>) {
+      if (length + chunk.length > size) { overflow = true; break; }
+      out.set(chunk, length);
+      length += chunk.length;
+    }
+  } catch (e) {
+    throw new CheckpointError(src.name, `${what} does not inflate (${(e as Error).message})`);
+  } finally {
+    inflater.destroy();
+  }
+  if (overflow) throw new CheckpointError(src.name, `${what} inflates to more than its declared ${size} bytes (corrupt, or a zip bomb); stopped there`);
+  if (length !== size) throw new CheckpointError(src.name, `${what} inflates to ${length} bytes, expected ${size}`);
+  return out;
+}
+
 /** Reads the central directory: entry name -> entry. */
 export async function readZipDirectory(src: ByteSource): Promise<Map<string, ZipEntry>> {
   const dir = await findDirectory(src);
@@ -117,12 +150,34 @@ export async function readZipDirectory(src: ByteSource): Promise<Map<string, Zip
       compressedSize: dv.getUint32(p + 20, true),
       uncompressedSize: dv.getUint32(p + 24, true),
       localHeaderOffset: dv.getUint32(p + 42, true),
+      slotEnd: dir.offset,
     };
     applyZip64Extra(src, entry, new DataView(bytes.buffer, bytes.byteOffset + p + 46 + nameLen, extraLen));
+    if (entries.has(entry.name)) throw new CheckpointError(src.name, `zip central directory names '${entry.name}' twice (corrupt or hostile)`);
     entries.set(entry.name, entry);
     p += 46 + nameLen + extraLen + commentLen;
   }
+  assignSlots(src, entries, dir.offset);
   return entries;
+}
+
+/**
+ * Gives every entry the span up to the next local header (records are disjoint and in order),
+ * refusing two entries at one record and records inside the central directory.
+ */
+function assignSlots(src: ByteSource, entries: Map<string, ZipEntry>, directoryOffset: number): void {
+  const byOffset = [...entries.values()].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+  for (let i = 0; i < byOffset.length; i++) {
+    const e = byOffset[i]!;
+    const next = byOffset[i + 1];
+    if (next && next.localHeaderOffset === e.localHeaderOffset) {
+      throw new CheckpointError(src.name, `zip entries '${e.name}' and '${next.name}' point at the same record at byte ${e.localHeaderOffset} (overlapping records are refused)`);
+    }
+    if (e.localHeaderOffset >= directoryOffset) {
+      throw new CheckpointError(src.name, `zip entry '${e.name}' has its record at byte ${e.localHeaderOffset}, inside or past the central directory at ${directoryOffset} (corrupt)`);
+    }
+    e.slotEnd = next ? next.localHeaderOffset : directoryOffset;
+  }
 }
 
 /**
@@ -130,7 +185,7 @@ export async function readZipDirectory(src: ByteSource): Promise<Map<string, Zip
  * for in-memory sources), a new buffer for DEFLATE ones. The CRC-32 is checked, so a flipped
  * byte in a weight is an error rather than a silently wrong model.
  */
-export async function readZipEntry(src: ByteSource, entry: ZipEntry): Promise<Uint8Array> {
+export async function readZipEntry(src: ByteSource, entry: ZipEntry, budget: MemoryBudget): Promise<Uint8Array> {
   const what = `zip entry '${entry.name}'`;
   checkRange(src.name, src.size, entry.localHeaderOffset, 30, `${what} header`);
   const header = view(await src.read(entry.localHeaderOffset, 30));
@@ -138,21 +193,16 @@ export async function readZipEntry(src: ByteSource, entry: ZipEntry): Promise<Ui
   // The local extra field (torch's alignment padding) may differ from the central one.
   const dataOffset = entry.localHeaderOffset + 30 + header.getUint16(26, true) + header.getUint16(28, true);
   checkRange(src.name, src.size, dataOffset, entry.compressedSize, what);
-  const raw = await src.read(dataOffset, entry.compressedSize);
-  let data: Uint8Array;
-  if (entry.method === 0) {
-    if (entry.compressedSize !== entry.uncompressedSize) throw new CheckpointError(src.name, `${what} is stored with mismatched sizes (corrupt)`);
-    data = raw;
-  } else if (entry.method === 8) {
-    try {
-      data = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) });
-    } catch (e) {
-      throw new CheckpointError(src.name, `${what} does not inflate (${(e as Error).message})`);
-    }
-    if (data.length !== entry.uncompressedSize) throw new CheckpointError(src.name, `${what} inflates to ${data.length} bytes, expected ${entry.uncompressedSize}`);
-  } else {
+  if (dataOffset + entry.compressedSize > entry.slotEnd) {
+    throw new CheckpointError(src.name, `${what}: its ${entry.compressedSize} bytes at ${dataOffset} run into the next record at byte ${entry.slotEnd} (overlapping records are refused)`);
+  }
+  if (entry.method !== 0 && entry.method !== 8) {
     throw new CheckpointError(src.name, `${what} uses zip compression method ${entry.method}; only STORED (0) and DEFLATE (8) are supported`);
   }
+  if (entry.method === 0 && entry.compressedSize !== entry.uncompressedSize) throw new CheckpointError(src.name, `${what} is stored with mismatched sizes (corrupt)`);
+  if (entry.method === 8) budget.charge(entry.uncompressedSize, `${what} (DEFLATE, declared ${entry.uncompressedSize} bytes inflated)`);
+  const raw = await src.read(dataOffset, entry.compressedSize);
+  const data = entry.method === 0 ? raw : await inflateInto(src, what, raw, entry.uncompressedSize);
   if ((crc32(data) >>> 0) !== entry.crc32) throw new CheckpointError(src.name, `${what} fails its CRC-32 check (corrupt)`);
   return data;
 }
