@@ -44,6 +44,30 @@ function toRgb(data: Uint8Array | Uint8ClampedArray, width: number, height: numb
   return rgb;
 }
 
+/**
+ * CMYK -> RGB as PIL's convert('RGB') does it (libImaging/Convert.c cmyk2rgb):
+ * R = (255 - K) - C * (255 - K) / 255, rounded as its MULDIV255, and no ICC profile, the
+ * conversion torchvision users' models saw. libvips would convert through the file's ICC profile
+ * (or its own CMYK profile), which differs from PIL by ~13 levels on average. The CMYK samples
+ * themselves are PIL's: libvips inverts Adobe JPEGs' samples as PIL does (measured equal for
+ * Adobe CMYK, marker-less CMYK, YCCK and CMYK TIFF: test/image/cmyk.test.ts).
+ */
+function cmykToRgb(data: Uint8Array, width: number, height: number, channels: number, source: string): Uint8Array {
+  const n = width * height;
+  if (channels !== 4 || data.length !== n * 4) {
+    throw new ImageDecodeError(source, `CMYK pixel data has ${data.length} bytes in ${channels} channels, expected ${n * 4} for ${width}x${height}x4`);
+  }
+  const rgb = new Uint8Array(n * 3);
+  for (let i = 0, j = 0; i < n * 4; i += 4, j += 3) {
+    const nk = 255 - data[i + 3];
+    for (let c = 0; c < 3; c++) {
+      const t = data[i + c] * nk + 128;
+      rgb[j + c] = nk - (((t >> 8) + t) >> 8); // never below 0: C * nk / 255 <= nk
+    }
+  }
+  return rgb;
+}
+
 function checkSize(width: number, height: number, maxPixels: number, source: string): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new ImageDecodeError(source, `invalid image size ${width}x${height}`);
@@ -88,9 +112,14 @@ async function decodeWithSharp(sharp: SharpModule, bytes: Uint8Array, source: st
   }
   // The limit is checked on the header, before any pixel is decoded.
   checkSize(meta.width ?? 0, meta.height ?? 0, options.maxPixels, source);
+  const cmyk = meta.space === 'cmyk' && meta.depth === 'uchar';
   try {
     let pipeline = sharp(bytes, { limitInputPixels: false, failOn: 'truncated' });
     if (options.applyExifOrientation) pipeline = pipeline.rotate();
+    if (cmyk) {
+      const { data, info } = await pipeline.pipelineColourspace('cmyk').toColourspace('cmyk').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+      return { rgb: cmykToRgb(data, info.width, info.height, info.channels, source), width: info.width, height: info.height, decoder: `${sharpDecoderName(sharp, meta.format)}, CMYK to RGB as PIL` };
+    }
     const { data, info } = await pipeline
       .toColourspace('srgb')
       .removeAlpha()
