@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { createDetector, type Detector } from './detector/index.js';
 import { decodeImage } from './image/decode.js';
-import { readModelPackage, ModelPackageError } from './modelPackage/index.js';
+import { checkPackageNetworks, readModelPackage, ModelPackageError } from './modelPackage/index.js';
 import { fetchModelPackage, isModelUrl, type LoadModelOptions } from './modelPackage/remote.js';
 import { nodePackageStore } from './download/packageStore.js';
 import { type OrtModule, ProviderUnavailableError, type RuntimeOptions } from './runtime/index.js';
@@ -75,7 +75,7 @@ export async function loadModel(model: string | URL, options: LoadModelOptions =
   }
   const pkg = isModelUrl(model)
     ? await fetchModelPackage(model, nodePackageStore(), { onProgress })
-    : readModelPackage(resolveModelPath(model));
+    : checkPackageNetworks(readModelPackage(resolveModelPath(model)));
   try {
     return await createDetector(ort as unknown as OrtModule, pkg.manifest, pkg.files, decodeImage, { ...runtime, provider });
   } catch (e) {

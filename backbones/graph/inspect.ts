@@ -1,7 +1,8 @@
 /**
  * Reads the interface of an ONNX model (graph inputs/outputs, opsets) from its bytes, without a
- * runtime: enough to check a user's model against the pyramid it claims to emit. Initializers are
- * skipped by length, never decoded.
+ * runtime: enough to check a user's model against the pyramid it claims to emit, and a package's
+ * heads against its config (class count from initializer dims, pooled size from RoiAlign nodes).
+ * Initializer data is skipped by length, never decoded.
  */
 import type { Dim } from './onnx.js';
 import { readFields as fields } from './protobuf.js';
@@ -22,6 +23,19 @@ export interface ModelInterface {
   outputs: DeclaredValue[];
   /** Names of the graph's initializers, which old exporters also list as inputs. */
   initializerNames: Set<string>;
+  /** Initializer name -> its dims (the data itself is never read). */
+  initializerShapes: Map<string, number[]>;
+  /** The graph's nodes (top level, not inside subgraphs), with their integer attributes. */
+  nodes: DeclaredNode[];
+}
+
+/** A node of the graph: enough to read the sizes a head bakes in (RoiAlign's output size). */
+export interface DeclaredNode {
+  opType: string;
+  inputs: string[];
+  outputs: string[];
+  /** Attributes with an integer value (AttributeProto.i), by name. */
+  ints: Map<string, number>;
 }
 
 const utf8 = new TextDecoder();
@@ -56,12 +70,56 @@ function shapeOf(buf: Uint8Array): Dim[] {
   return dims;
 }
 
+/** Varints of a repeated int64 field, packed (wire type 2) or one per field (wire type 0). */
+function pushInts(out: number[], f: { wire: number; varint: bigint; bytes: Uint8Array }): void {
+  if (f.wire === 0) { out.push(Number(BigInt.asIntN(64, f.varint))); return; }
+  let value = 0n;
+  let shift = 0n;
+  for (const b of f.bytes) {
+    value |= BigInt(b & 127) << shift;
+    shift += 7n;
+    if (b < 128) { out.push(Number(BigInt.asIntN(64, value))); value = 0n; shift = 0n; }
+  }
+}
+
+/** TensorProto: name (8) and dims (1); raw_data and the typed data fields are skipped. */
+function initializer(buf: Uint8Array): { name: string; dims: number[] } {
+  const t = { name: '', dims: [] as number[] };
+  for (const f of fields(buf)) {
+    if (f.no === 8 && f.wire === 2) t.name = utf8.decode(f.bytes);
+    if (f.no === 1) pushInts(t.dims, f);
+  }
+  return t;
+}
+
+/** NodeProto: input (1), output (2), op_type (4), attribute (5: name 1, i 3). */
+function node(buf: Uint8Array): DeclaredNode {
+  const n: DeclaredNode = { opType: '', inputs: [], outputs: [], ints: new Map() };
+  for (const f of fields(buf)) {
+    if (f.wire !== 2) continue;
+    if (f.no === 1) n.inputs.push(utf8.decode(f.bytes));
+    if (f.no === 2) n.outputs.push(utf8.decode(f.bytes));
+    if (f.no === 4) n.opType = utf8.decode(f.bytes);
+    if (f.no !== 5) continue;
+    let name = '';
+    let i: number | undefined;
+    for (const a of fields(f.bytes)) {
+      if (a.no === 1 && a.wire === 2) name = utf8.decode(a.bytes);
+      if (a.no === 3 && a.wire === 0) i = Number(BigInt.asIntN(64, a.varint));
+    }
+    if (i !== undefined) n.ints.set(name, i);
+  }
+  return n;
+}
+
 /**
  * Reads the declared interface of a serialized ModelProto.
  * @throws Error when the bytes are not a ModelProto with a graph
  */
 export function readModelInterface(model: Uint8Array): ModelInterface {
-  const out: ModelInterface = { irVersion: 0, opsets: new Map(), inputs: [], outputs: [], initializerNames: new Set() };
+  const out: ModelInterface = {
+    irVersion: 0, opsets: new Map(), inputs: [], outputs: [], initializerNames: new Set(), initializerShapes: new Map(), nodes: [],
+  };
   let graph: Uint8Array | undefined;
   for (const f of fields(model)) {
     if (f.no === 1 && f.wire === 0) out.irVersion = Number(f.varint);
@@ -81,8 +139,11 @@ export function readModelInterface(model: Uint8Array): ModelInterface {
     if (f.wire !== 2) continue;
     if (f.no === 11) out.inputs.push(valueInfo(f.bytes));
     if (f.no === 12) out.outputs.push(valueInfo(f.bytes));
+    if (f.no === 1) out.nodes.push(node(f.bytes));
     if (f.no === 5) {
-      for (const t of fields(f.bytes)) if (t.no === 8) out.initializerNames.add(utf8.decode(t.bytes));
+      const t = initializer(f.bytes);
+      out.initializerNames.add(t.name);
+      out.initializerShapes.set(t.name, t.dims);
     }
   }
   return out;

@@ -12,6 +12,8 @@ import { buildRpnHead } from '../../heads/rpnHead.js';
 import { loadCheckpoint } from '../checkpoint/index.js';
 import { type DetectorConfigOverrides, resolveConfig } from '../config.js';
 import { FORMAT_NAME, FORMAT_VERSION, type Manifest, ModelPackageError, writeModelPackage } from '../modelPackage/index.js';
+import { validateConfig } from '../modelPackage/configSchema.js';
+import { checkConfigAgainstLevels } from '../modelPackage/networks.js';
 import { readClassesFile, resolveClasses } from './classes.js';
 
 export interface ConvertOptions {
@@ -78,7 +80,13 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
   const rpnHead = buildRpnHead(sd, { levelNames: backbone.levels.map((l) => l.name) });
   // The heads pool inside their graphs (ONNX RoiAlign on the provider's threads) from the levels
   // the poolers read, with the sampling ratios and sizes of the package's config.
+  // The written config must load: ranges first (before the heads are built), then the fields that
+  // depend on the levels, and the box head's pooled size is fc6's (its graph fixes it).
+  validateConfig(options.config, (key, what) => {
+    throw new ModelPackageError(checkpointPath, `conversion option '${key}' ${what}`);
+  });
   const config = resolveConfig(options.config);
+  checkConfigAgainstLevels(config, [...backbone.levels], checkpointPath);
   const levels = backbone.levels.filter((l) => config.levelMapper.featureNames.includes(l.name));
   const boxHead = buildBoxHead(sd, channels, { pooler: { levels, samplingRatio: config.roiHeads.samplingRatio } });
   const isMask = sd.has('roi_heads.mask_predictor.mask_fcn_logits.weight');
@@ -87,6 +95,10 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
     : undefined;
   const given = options.classes ? readClassesFile(options.classes) : undefined;
   const classes = resolveClasses(boxHead.numClasses, given, options.classes ?? checkpointPath);
+  const pooledSize = options.config?.roiHeads?.poolerOutputSize;
+  if (pooledSize !== undefined && pooledSize !== boxHead.pooledSize) {
+    throw new ModelPackageError(checkpointPath, `conversion option 'config.roiHeads.poolerOutputSize' is ${pooledSize}, but the box head was trained on ${boxHead.pooledSize} x ${boxHead.pooledSize} RoIs ('roi_heads.box_head.fc6.weight'): leave it out`);
+  }
 
   const manifest = writeModelPackage(options.out, {
     format: FORMAT_NAME,
@@ -94,7 +106,7 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
     architecture: isMask ? 'maskrcnn' : 'fasterrcnn',
     backbone: { kind: 'resnet-fpn', arch: backbone.description.arch, frozenBnEps: eps, levels: [...backbone.levels] },
     classes,
-    config: { ...options.config, roiHeads: { poolerOutputSize: boxHead.pooledSize, ...options.config?.roiHeads } },
+    config: { ...options.config, roiHeads: { ...options.config?.roiHeads, poolerOutputSize: boxHead.pooledSize } },
     source: { checkpoint: name, ...(options.sourceUrl ? { url: options.sourceUrl } : {}), converter: 'resdet 0.1.0', parameters: countParameters(sd) },
   }, { backbone: backbone.model, rpnHead: rpnHead.model, boxHead: boxHead.model, maskHead: maskHead?.model }, { overwrite: options.force });
 

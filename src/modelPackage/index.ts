@@ -1,13 +1,17 @@
 /**
  * Model packages: reading (with every check a user needs to hear about) and atomic writing.
- * Exports: Manifest types, ModelPackageError, readModelPackage, writeModelPackage.
+ * Exports: Manifest types, ModelPackageError, readModelPackage, checkPackageNetworks, writeModelPackage.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import {
+  closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmSync,
+  type Stats, writeFileSync,
+} from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { OnnxModel } from '../../backbones/graph/index.js';
 import { serializeModelToFile } from '../../backbones/graph/onnxFile.js';
-import { FILE_ROLES, ModelPackageError, validateManifest } from './validate.js';
+import { checkNetworks } from './networks.js';
+import { FILE_ROLES, jsonFailure, MAX_MANIFEST_BYTES, ModelPackageError, validateManifest } from './validate.js';
 import {
   FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE,
   type Manifest, type ManifestFile, type ManifestFiles,
@@ -28,20 +32,23 @@ export interface ModelPackage {
 }
 
 /**
- * Reads and checks a package folder: manifest fields, each ONNX file present with the recorded
- * size and sha256.
+ * Reads and checks a package folder: manifest fields and config ranges, each ONNX file present as
+ * a regular file inside the folder with the recorded size and sha256. See `checkPackageNetworks`
+ * for the checks of the networks against the manifest, which loading adds.
+ * @throws ModelPackageError naming the file and field at fault
  */
 export function readModelPackage(dir: string): ModelPackage {
   const root = resolve(dir);
   const manifestPath = join(root, MANIFEST_FILE);
-  if (!existsSync(manifestPath)) {
+  if (!existsSync(manifestPath) && !isLink(manifestPath)) {
     throw new ModelPackageError(root, `not a model package: no ${MANIFEST_FILE} (make one with 'resdet convert <checkpoint> --out <dir>')`);
   }
+  const text = readInside(root, MANIFEST_FILE, { max: MAX_MANIFEST_BYTES, what: `the package manifest` });
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    parsed = JSON.parse(new TextDecoder().decode(text));
   } catch (e) {
-    throw new ModelPackageError(manifestPath, `is not valid JSON (${(e as Error).message})`);
+    throw new ModelPackageError(manifestPath, jsonFailure(e));
   }
   const manifest = validateManifest(parsed, manifestPath);
   const files: Partial<ModelPackage['files']> = {};
@@ -53,13 +60,100 @@ export function readModelPackage(dir: string): ModelPackage {
   return { dir: root, manifest, files: files as ModelPackage['files'] };
 }
 
+/**
+ * Checks a read package's networks against its manifest (levels, classes, pooled sizes, see
+ * networks.ts), as loading does before it creates sessions; returns the package.
+ */
+export function checkPackageNetworks(pkg: ModelPackage): ModelPackage {
+  checkNetworks(pkg.manifest, pkg.files, {
+    manifest: join(pkg.dir, MANIFEST_FILE),
+    file: (role) => join(pkg.dir, pkg.manifest.files[role]!.path),
+  });
+  return pkg;
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+function kindOf(s: Stats): string {
+  if (s.isDirectory()) return 'a directory';
+  if (s.isFIFO()) return 'a FIFO (named pipe)';
+  if (s.isCharacterDevice() || s.isBlockDevice()) return 'a device';
+  if (s.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * Reads `name` from the package folder `root`, as a hostile folder cannot misuse it: a symbolic
+ * link is followed only to a file inside the folder; only a regular file is read (a FIFO would
+ * block, a device never end), checked with fstat on the opened descriptor (O_NONBLOCK so that
+ * opening a FIFO cannot hang, O_NOFOLLOW so that the path cannot be swapped for a link after it
+ * was resolved); its size is checked against `bytes` or `max` before anything is read, and no
+ * more than that size is read.
+ */
+function readInside(root: string, name: string, expect: { bytes?: number; max?: number; what: string }): Uint8Array {
+  const path = join(root, name);
+  let target = path;
+  try {
+    if (lstatSync(path).isSymbolicLink()) {
+      const realRoot = realpathSync(root);
+      let real: string;
+      try {
+        real = realpathSync(path);
+      } catch {
+        throw new ModelPackageError(path, `is a symbolic link to nothing (${expect.what})`);
+      }
+      const rel = relative(realRoot, real);
+      if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+        throw new ModelPackageError(path, `is a symbolic link out of the package folder; a package's files must be inside it (${expect.what})`);
+      }
+      target = real;
+    }
+  } catch (e) {
+    if (e instanceof ModelPackageError) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ModelPackageError(path, `missing (${expect.what})`);
+    throw new ModelPackageError(path, `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let fd: number;
+  try {
+    fd = openSync(target, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ModelPackageError(path, `missing (${expect.what})`);
+    if (code === 'ELOOP') throw new ModelPackageError(path, 'became a symbolic link while being opened');
+    throw new ModelPackageError(path, `cannot be opened (${code ?? 'error'})`);
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new ModelPackageError(path, `is ${kindOf(stats)}, not a regular file (${expect.what})`);
+    const size = stats.size;
+    if (expect.bytes !== undefined && size !== expect.bytes) {
+      throw new ModelPackageError(path, `is ${size} bytes, ${MANIFEST_FILE} says ${expect.bytes}: truncated or replaced`);
+    }
+    if (expect.max !== undefined && size > expect.max) {
+      throw new ModelPackageError(path, `is ${size} bytes, more than the ${expect.max} a ${name} may be (${expect.what}); nothing was read`);
+    }
+    const bytes = Buffer.allocUnsafe(size);
+    let offset = 0;
+    while (offset < size) {
+      const n = readSync(fd, bytes, offset, size - offset, offset);
+      if (n === 0) throw new ModelPackageError(path, `ended after ${offset} of ${size} bytes: it changed while being read`);
+      offset += n;
+    }
+    return bytes;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function readChecked(root: string, role: string, entry: ManifestFile): Uint8Array {
-  const path = join(root, entry.path);
-  if (!existsSync(path)) throw new ModelPackageError(path, `missing (${role} network listed in ${MANIFEST_FILE})`);
-  const size = statSync(path).size;
-  if (size !== entry.bytes) throw new ModelPackageError(path, `is ${size} bytes, ${MANIFEST_FILE} says ${entry.bytes}: truncated or replaced`);
-  const bytes = readFileSync(path);
-  if (sha256(bytes) !== entry.sha256) throw new ModelPackageError(path, `sha256 differs from ${MANIFEST_FILE}: the file is corrupt or was replaced`);
+  const bytes = readInside(root, entry.path, { bytes: entry.bytes, what: `${role} network listed in ${MANIFEST_FILE}` });
+  if (sha256(bytes) !== entry.sha256) throw new ModelPackageError(join(root, entry.path), `sha256 differs from ${MANIFEST_FILE}: the file is corrupt or was replaced`);
   return bytes;
 }
 

@@ -12,12 +12,13 @@
  * few kilobytes.
  *
  * Exports: LoadModelOptions, DownloadProgress, PackageFileStore, RemotePackage, isModelUrl,
- * packageBaseUrl, fetchModelPackage, sha256Mismatch.
+ * packageBaseUrl, packageFileUrl, fetchModelPackage, sha256Mismatch.
  */
 import { DownloadError, fetchFailure } from '../download/errors.js';
 import type { RuntimeOptions } from '../runtime/index.js';
 import { MANIFEST_FILE, type Manifest, type ManifestFile, type ManifestFiles } from './manifest.js';
-import { FILE_ROLES, ModelPackageError, validateManifest } from './validate.js';
+import { checkNetworks } from './networks.js';
+import { FILE_ROLES, isPackageFileName, jsonFailure, MAX_MANIFEST_BYTES, ModelPackageError, validateManifest } from './validate.js';
 
 /** Progress of one file: reported when it starts, as bytes arrive, and when it is complete. */
 export interface DownloadProgress {
@@ -102,19 +103,62 @@ async function fetchManifest(base: URL): Promise<Manifest> {
   const url = new URL(MANIFEST_FILE, base);
   // 'no-cache' revalidates with the server: the manifest is what tells a stale file from a fresh one.
   const response = await fetchOk(url, `${MANIFEST_FILE} (the package manifest)`, { cache: 'no-cache' });
-  let text: string;
-  try {
-    text = await response.text();
-  } catch (e) {
-    throw new DownloadError(url.href, `connection lost while reading (${fetchFailure(e)}); try again`, { cause: e });
-  }
+  const text = await readCapped(response, url, MAX_MANIFEST_BYTES);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new ModelPackageError(url.href, `is not valid JSON (${(e as Error).message}): is this the address of a resdet model package?`, { cause: e });
+    throw new ModelPackageError(url.href, `${jsonFailure(e)}: is this the address of a resdet model package?`);
   }
   return validateManifest(parsed, url.href);
+}
+
+/** The body as text, refusing (without reading on) one longer than `max` bytes. */
+async function readCapped(response: Response, url: URL, max: number): Promise<string> {
+  const tooLarge = (size: number | string) => new ModelPackageError(url.href, `is ${size} bytes, more than the ${max} a ${MANIFEST_FILE} may be: is this the address of a resdet model package?`);
+  const declared = Number(response.headers.get('content-length'));
+  if (declared > max) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge(declared);
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  try {
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      length += chunk.value.byteLength;
+      if (length > max) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge(`over ${max}`);
+      }
+      chunks.push(chunk.value);
+    }
+  } catch (e) {
+    if (e instanceof ModelPackageError) throw e;
+    throw new DownloadError(url.href, `connection lost while reading (${fetchFailure(e)}); try again`, { cause: e });
+  }
+  const all = new Uint8Array(length);
+  let offset = 0;
+  for (const c of chunks) {
+    all.set(c, offset);
+    offset += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/**
+ * The URL of a package file: inside the package's folder, always. validateManifest admits only
+ * plain file names; this refuses anything else again, for a manifest checked by someone else.
+ */
+export function packageFileUrl(base: URL, path: string): URL {
+  const url = isPackageFileName(path) ? new URL(path, base) : undefined;
+  if (!url || url.origin !== base.origin || !url.href.startsWith(base.href) || url.href.slice(base.href.length) !== path) {
+    throw new ModelPackageError(base.href, `${MANIFEST_FILE} names file ${JSON.stringify(path.slice(0, 60))}, which is not a file name inside the package folder`);
+  }
+  return url;
 }
 
 /** The error for a file whose bytes arrived in full but hash differently from the manifest. */
@@ -160,7 +204,7 @@ async function* countedBody(response: Response, url: URL, entry: ManifestFile, p
 async function fetchPackageFile(
   base: URL, role: string, entry: ManifestFile, store: PackageFileStore, onProgress?: LoadModelOptions['onProgress'],
 ): Promise<Uint8Array> {
-  const url = new URL(entry.path, base);
+  const url = packageFileUrl(base, entry.path);
   const report = (loaded: number, cached: boolean) => onProgress?.({ file: entry.path, url: url.href, loaded, total: entry.bytes, cached });
   const stored = await store.get(entry, url);
   if (stored) {
@@ -174,7 +218,8 @@ async function fetchPackageFile(
 
 /**
  * Fetches a package from its URL: resdet.json (always, revalidated), then each ONNX file from
- * `store` when it holds that sha256, else from the server into `store`, checked by size and sha256.
+ * `store` when it holds that sha256, else from the server into `store`, checked by size and sha256;
+ * then the networks against the manifest (networks.ts). Every file URL stays inside the folder.
  * @throws ModelPackageError naming the URL: no package there (404), invalid manifest, a file of the
  *   wrong size or sha256; DownloadError naming the URL: unreachable, HTTP error, connection cut
  */
@@ -188,5 +233,6 @@ export async function fetchModelPackage(
     const entry = manifest.files[role];
     if (entry) files[role] = await fetchPackageFile(base, role, entry, store, options.onProgress);
   }
+  checkNetworks(manifest, files, { manifest: new URL(MANIFEST_FILE, base).href, file: (role) => packageFileUrl(base, manifest.files[role]!.path).href });
   return { url: base.href, manifest, files: files as RemotePackage['files'] };
 }
