@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel, ModelPackageError, type Manifest } from '../../src/index.js';
@@ -14,7 +14,8 @@ import { checkPackageNetworks, readModelPackage } from '../../src/modelPackage/i
 import { fetchModelPackage, packageFileUrl } from '../../src/modelPackage/remote.js';
 import { browserPackageStore } from '../../src/modelPackage/fetchBrowser.js';
 import { runInChild } from '../helpers/child.js';
-import { repoRoot } from '../helpers/reference.js';
+import { repoRoot, torchReference } from '../helpers/reference.js';
+import { convertCheckpoint, type ConvertOptions } from '../../src/convert/index.js';
 import { startServer } from '../download/server.js';
 
 const shapesDir = join(repoRoot, 'models', 'shapes');
@@ -262,6 +263,34 @@ describe('hostile model packages', function () {
         await two.release();
       }
     });
+  });
+
+  describe('the converter writes only configs that load', () => {
+    let checkpoint: string;
+    before(() => { checkpoint = join(torchReference('convert_cases').folder, 'r18.pth'); });
+
+    it('writes a package whose config and networks pass the load checks, with config overrides', async () => {
+      const out = join(work, 'converted');
+      await convertCheckpoint(checkpoint, { out, config: { transform: { minSize: 512, maxSize: 640 }, roiHeads: { samplingRatio: 0, detectionsPerImage: 50 } } });
+      const pkg = checkPackageNetworks(readModelPackage(out));
+      expect(pkg.manifest.config.roiHeads).to.deep.equal({ samplingRatio: 0, detectionsPerImage: 50, poolerOutputSize: 7 });
+    });
+
+    const refused: Array<[string, ConvertOptions['config'], RegExp]> = [
+      ['minSize 0', { transform: { minSize: 0 } }, /conversion option 'config\.transform\.minSize' must be an integer in \[1, 8192\], found 0/],
+      ['an unknown field', { rpn: { preNmsTopn: 5 } as never }, /conversion option 'config\.rpn\.preNmsTopn' is not a field of config\.rpn/],
+      ['a box pooler size unlike fc6\'s', { roiHeads: { poolerOutputSize: 14 } }, /'config\.roiHeads\.poolerOutputSize' is 14, but the box head was trained on 7 x 7 RoIs/],
+      ['a pooled level the backbone lacks', { levelMapper: { featureNames: ['0', '1', '2', '3', 'p7'] } }, /'config\.levelMapper\.featureNames' names level "p7"/],
+    ];
+    for (const [name, config, message] of refused) {
+      it(`refuses ${name} and writes nothing`, async () => {
+        const out = join(work, `refused-${n++}`);
+        const e = await convertCheckpoint(checkpoint, { out, config }).then(() => undefined, (err: unknown) => err);
+        expect(e).to.be.instanceOf(ModelPackageError);
+        expect((e as Error).message).to.match(message);
+        expect(existsSync(out)).to.equal(false);
+      });
+    }
   });
 
   describe('URL loading stays inside the package base URL', () => {
