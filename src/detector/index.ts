@@ -6,6 +6,7 @@
 import { type DetectorConfig, resolveConfig } from '../config.js';
 import type { DecodedImage, DecodeOptions, ImageInput } from '../image/types.js';
 import { toRgbImage } from '../image/convert.js';
+import { checkedResizedSize, imageSourceName } from '../transform/index.js';
 import type { Manifest } from '../modelPackage/manifest.js';
 import { type OrtModule, type RuntimeOptions, sessionOptions } from '../runtime/index.js';
 import { GeneralizedRCNN, type RcnnSessions } from './rcnn.js';
@@ -66,6 +67,7 @@ export async function createDetector(
     const start = performance.now();
     options.signal?.throwIfAborted();
     const decoded = await decode(input, { applyExifOrientation: options.applyExifOrientation, maxPixels: options.maxPixels });
+    checkedResizedSize(decoded.height, decoded.width, config.transform, imageSourceName(input)); // a side resizing to 0, named
     const decodeMs = performance.now() - start;
     options.signal?.throwIfAborted();
     const out = await model.forward(toRgbImage(decoded), detectionFilter(options), options.signal);

@@ -6,7 +6,10 @@
  * H, W: original image size; h, w: resized size; Hp, Wp: padded size.
  */
 import type { TransformConfig } from '../config.js';
+import { ImageSizeError } from './errors.js';
 import { resizeBilinearInto } from './resize.js';
+
+export { ImageSizeError, imageSourceName } from './errors.js';
 
 /** An RGB image as planar float32 [3, H, W], values in [0, 1] (torchvision's `to_tensor`). */
 export interface RgbImage {
@@ -44,6 +47,16 @@ export function resizedSize(height: number, width: number, cfg: TransformConfig)
   return [Math.floor(height * scale), Math.floor(width * scale)];
 }
 
+/**
+ * The resized (h, w), or an ImageSizeError naming `source` when a side would be 0 pixels
+ * (floor(short * scale) < 1: a long side over about max_size times the short one).
+ */
+export function checkedResizedSize(height: number, width: number, cfg: TransformConfig, source = 'image'): [number, number] {
+  const size = resizedSize(height, width, cfg);
+  if (size[0] < 1 || size[1] < 1) throw new ImageSizeError(source, height, width, size);
+  return size;
+}
+
 /** Padded size: each side rounded up to a multiple of `divisible`. */
 export function paddedSize(height: number, width: number, divisible: number): [number, number] {
   return [Math.ceil(height / divisible) * divisible, Math.ceil(width / divisible) * divisible];
@@ -52,6 +65,7 @@ export function paddedSize(height: number, width: number, divisible: number): [n
 /** Normalise, resize and pad one image (torchvision `GeneralizedRCNNTransform.forward` at test time). */
 export function transformImage(image: RgbImage, cfg: TransformConfig): ImageBatch {
   const { height, width } = image;
+  const [h, w] = checkedResizedSize(height, width, cfg); // before any allocation
   const plane = height * width;
   const normalized = new Float32Array(3 * plane);
   for (let c = 0; c < 3; c++) {
@@ -59,7 +73,6 @@ export function transformImage(image: RgbImage, cfg: TransformConfig): ImageBatc
     const std = Math.fround(cfg.imageStd[c]);
     for (let i = c * plane, end = i + plane; i < end; i++) normalized[i] = (image.data[i] - mean) / std;
   }
-  const [h, w] = resizedSize(height, width, cfg);
   const [hp, wp] = paddedSize(h, w, cfg.sizeDivisible);
   const data = new Float32Array(3 * hp * wp);
   resizeBilinearInto(normalized, 3, height, width, data, h, w, wp, hp * wp);
