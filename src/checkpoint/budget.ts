@@ -58,8 +58,8 @@ export class MemoryBudget {
   charge(bytes: number, what: string): void {
     if (!(bytes <= this.limit - this.used)) {
       const rule = this.explicit ? 'maxMaterializedBytes' : 'max(256 MiB, 4 x the file size); a trusted file can be allowed more with the maxMaterializedBytes option';
-      throw new CheckpointError(this.file, `${what} needs ${formatBytes(bytes)}, which would pass the memory budget of ${formatBytes(this.limit)} ` +
-        `(${formatBytes(this.used)} already used; the budget is ${rule})`);
+      throw new CheckpointError(this.file, `${what} needs ${formatBytes(bytes)}: over the memory budget of ${formatBytes(this.limit)}, ` +
+        `of which ${formatBytes(this.used)} is used (the budget is ${rule})`);
     }
     this.used += bytes;
   }

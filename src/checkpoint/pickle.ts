@@ -55,8 +55,8 @@ const MAX_LINE = 1024;
 /** Python's pickler recurses per nesting level and stops at its recursion limit (1000). */
 export const MAX_PICKLE_DEPTH = 1000;
 
-/** Estimated heap bytes of what the unpickler creates (V8: an empty Map-backed dict ~240 bytes). */
-const COST = { dict: 256, array: 32, slot: 8, entry: 32, object: 64, string: 24 } as const;
+/** Estimated heap bytes of what the unpickler creates (V8: an empty Map-backed dict ~240 bytes, an empty array ~32 plus its stack slot). */
+const COST = { dict: 256, array: 48, slot: 8, entry: 32, object: 64, string: 24 } as const;
 
 /**
  * A short, bounded description of a pickled value for error messages: never recursive past two
@@ -103,7 +103,7 @@ class Unpickler {
 
   /** Charges the budget for what the current opcode creates. */
   charge(bytes: number): void {
-    this.budget?.charge(bytes, `pickle at byte ${this.pos}: the unpickled objects`);
+    this.budget?.charge(bytes, `pickle at byte ${this.pos}: one more of its unpickled objects`);
   }
 
   depthOf(v: PickleValue): number {
@@ -112,10 +112,11 @@ class Unpickler {
 
   /** Records that `container` holds `children` (all of them, or some appended), refusing deep nesting. */
   nest(container: object, children: Iterable<PickleValue>): void {
-    let depth = this.depths.get(container) ?? 1;
+    const before = this.depths.get(container) ?? 1;
+    let depth = before;
     for (const c of children) depth = Math.max(depth, this.depthOf(c) + 1);
     if (depth > MAX_PICKLE_DEPTH) this.fail(`containers nest more than ${MAX_PICKLE_DEPTH} deep (Python's pickler cannot write that; corrupt or hostile)`);
-    this.depths.set(container, depth);
+    if (depth > before) this.depths.set(container, depth); // depth 1 is the default: most containers cost no entry
   }
 
   /** Pushes a new tuple / list of `items`. */

@@ -133,10 +133,10 @@ interface LegacyPickles extends TorchPickle {
  */
 export async function readTorchLegacy(src: ByteSource, budget: MemoryBudget): Promise<StateDict> {
   let pickles: LegacyPickles | null = null;
-  const used = budget.used;
+  // Each retry parses from the start again and is charged again: the garbage of the cut-short
+  // parses counts too, so a hostile pickle cannot cost the budget once per doubling.
   for (let prefixLength = Math.min(src.size, 1 << 20); !pickles; prefixLength = Math.min(src.size, prefixLength * 2)) {
     try {
-      budget.used = used; // a retry parses from the start again: the cut-short parse's objects are garbage
       pickles = parseLegacyPickles(src, await src.read(0, prefixLength), budget);
     } catch (e) {
       // The pickles go on past this prefix: read more, unless the prefix was the whole file.
