@@ -40,7 +40,8 @@ function parseEntry(file: string, name: string, raw: unknown): HeaderEntry {
   if (typeof raw !== 'object' || raw === null) return bad('is not an object');
   const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
   const ours = typeof dtype === 'string' && Object.hasOwn(dtypes, dtype) ? dtypes[dtype] : undefined;
-  if (!ours) return bad(`dtype ${JSON.stringify(dtype)} is not supported (${Object.keys(dtypes).join(', ')})`);
+  const shown = typeof dtype === 'string' ? JSON.stringify(dtype.slice(0, 40)) : Array.isArray(dtype) ? '(an array)' : String(typeof dtype);
+  if (!ours) return bad(`dtype ${shown} is not supported (${Object.keys(dtypes).join(', ')})`);
   const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
   if (!Array.isArray(shape) || shape.length > MAX_DIMS || !shape.every(isIndex)) return bad(`shape is not a list of at most ${MAX_DIMS} non-negative integers`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex) || offsets[0] > offsets[1]) return bad('data_offsets is not [begin, end]');

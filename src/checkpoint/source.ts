@@ -56,7 +56,10 @@ export async function openFileSource(path: string): Promise<FileSource> {
   } catch (e) {
     throw new CheckpointError(path, `cannot open the checkpoint (${(e as Error).message})`);
   }
-  const stats = await handle.stat();
+  const stats = await handle.stat().catch(async (e: Error) => {
+    await handle.close();
+    throw new CheckpointError(path, `cannot read the checkpoint's size (${e.message})`);
+  });
   if (!stats.isFile()) {
     await handle.close();
     throw new CheckpointError(path, 'is not a regular file (a directory?)');

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCheckpoint, loadCheckpointBuffer } from '../../src/checkpoint/index.js';
+import { CheckpointError, loadCheckpoint, loadCheckpointBuffer } from '../../src/checkpoint/index.js';
 import { type ChildResult, runInChild } from '../helpers/child.js';
 import { repoRoot } from '../helpers/reference.js';
 import { type HostileCase, writeHostileCorpus } from './hostileCorpus.js';
@@ -51,6 +51,18 @@ for (const c of cases) {
       catch (e) { if (!(e instanceof CheckpointError) || e.code !== 'CHECKPOINT' || !e.message.startsWith(name + ': ')) bad.push(cut + ': ' + String(e?.stack ?? e).slice(0, 300)); }
     }
     r = { outcome: 'error', prefixes: bytes.length, bad: bad.slice(0, 5) };
+  } else if (c.mutants) {
+    const original = readFileSync(c.file);
+    let seed = 12345;
+    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const bad = [];
+    for (let i = 0; i < c.mutants; i++) {
+      const bytes = Buffer.from(original);
+      for (let k = 1 + Math.floor(random() * 3); k > 0; k--) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+      try { await loadCheckpointBuffer(bytes, 'mutant-' + i); }
+      catch (e) { if (!(e instanceof CheckpointError) || !e.message.startsWith('mutant-' + i + ': ')) bad.push(i + ': ' + String(e?.stack ?? e).slice(0, 300)); }
+    }
+    r = { outcome: 'error', prefixes: c.mutants, bad: bad.slice(0, 5) };
   } else {
     try { const sd = await loadCheckpoint(c.file, c.options); r = { outcome: 'loaded', tensors: sd.size }; }
     catch (e) { r = describe(e); }
@@ -87,7 +99,7 @@ const groups: [string, string][] = [
   ['safetensors', 'overlapping, out-of-range and huge safetensors entries'],
   ['pickle', 'deep, self-referential, bigint and flooding pickles'],
   ['legit', 'legitimate tied-storage files'],
-  ['prefix', 'legitimate files cut short at every byte'],
+  ['prefix', 'legitimate files cut short at every byte, or with random bytes changed'],
 ];
 
 for (const [group, title] of groups) {
@@ -104,11 +116,13 @@ for (const [group, title] of groups) {
     });
 
     for (const c of hostileCases().filter((x) => x.group === group)) {
-      const what = c.everyPrefix ? 'every prefix is a CheckpointError naming it' : c.expect === null ? 'loads' : `is refused: "${c.expect}"`;
+      const what = c.everyPrefix ? 'every prefix is a CheckpointError naming it'
+        : c.mutants ? `${c.mutants} copies with random bytes changed each load or are a CheckpointError naming them`
+          : c.expect === null ? 'loads' : `is refused: "${c.expect}"`;
       it(`${c.name}: ${what}`, function () {
         const o = run.outcomes.get(c.name);
         expect(o, `no outcome (child status ${run.child.status}): ${run.child.stderr.slice(-2000)}`).to.not.equal(undefined);
-        if (c.everyPrefix) {
+        if (c.everyPrefix || c.mutants) {
           expect(o!.bad, `${o!.prefixes} prefixes`).to.deep.equal([]);
           expect(o!.prefixes).to.be.above(100);
         } else if (c.expect === null) {
@@ -127,6 +141,20 @@ for (const [group, title] of groups) {
 }
 
 describe('checkpoint, hostile input: what must still work', function () {
+  it('an unforeseen internal error still becomes a CheckpointError naming the file, with the original as its cause', async function () {
+    const failing = new Uint8Array(16);
+    Object.defineProperty(failing, 'subarray', { value: () => { throw new TypeError('boom'); } });
+    try {
+      await loadCheckpointBuffer(failing, 'failing.pth');
+      expect.fail('loaded');
+    } catch (e) {
+      expect(e).to.be.instanceOf(CheckpointError);
+      expect((e as CheckpointError).code).to.equal('CHECKPOINT');
+      expect((e as CheckpointError).message).to.equal('failing.pth: unreadable checkpoint (internal: TypeError: boom)');
+      expect((e as Error).cause).to.be.instanceOf(TypeError);
+    }
+  });
+
   it('tensors viewing one storage (offset, reshaped, transposed) load with the right values and share one copy, zip and legacy, file and Buffer', async function () {
     const cases = hostileCases();
     for (const name of ['tied-zip.pth', 'tied-legacy.pth']) {

@@ -28,6 +28,8 @@ export interface HostileCase {
   options?: { maxMaterializedBytes?: number };
   /** Load every prefix bytes[0:cut] of the file (as Buffers named `<file>[:cut]`) instead. */
   everyPrefix?: boolean;
+  /** Load this many copies with 1-3 random bytes changed anywhere: each loads or is a CheckpointError. */
+  mutants?: number;
 }
 
 const MiB = 1 << 20;
@@ -141,7 +143,7 @@ export function writeHostileCorpus(dir: string): HostileCase[] {
   add('zip-duplicate-name.pth', 'zip', writeZip(records().map((r) => (r.name === 'archive/data/0' ? { ...r, aliases: ['archive/data/0'] } : r))), "names 'archive/data/0' twice");
 
   // --- safetensors: overlapping, out-of-range and huge declared shapes --------------------------
-  const st = (header: Record<string, unknown>, data: Uint8Array) => safetensors(header, data);
+  const st = (header: Record<string, unknown> | string, data: Uint8Array) => safetensors(header, data);
   const f32 = (shape: number[], begin: number, end: number) => ({ dtype: 'F32', shape, data_offsets: [begin, end] });
   const stHeader: Record<string, unknown> = {};
   for (let i = 0; i < 100; i++) stHeader[`t${i}`] = f32([big.length / 4], 0, big.length);
@@ -150,6 +152,10 @@ export function writeHostileCorpus(dir: string): HostileCase[] {
   add('st-out-of-range.safetensors', 'safetensors', st({ a: f32([2 ** 38], 0, 2 ** 40) }, floats(4)), 'run past');
   add('st-huge-shape.safetensors', 'safetensors', st({ a: f32([2 ** 31, 2 ** 31], 0, 4) }, floats(1)), "safetensors entry 'a': shape [2147483648, 2147483648]");
   add('st-65-dims.safetensors', 'safetensors', st({ a: f32(new Array(65).fill(1), 0, 4) }, floats(1)), 'at most 64');
+  // JSON.parse copes with deep nesting; JSON.stringify of it (in a message) would overflow the stack.
+  const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+  add('st-deep-json.safetensors', 'safetensors', st(`{"a": ${deep}, "b": {"dtype": ${deep}, "shape": [1], "data_offsets": [0, 4]}}`, floats(1)), "safetensors entry 'a'");
+  add('st-deep-dtype.safetensors', 'safetensors', st(`{"b": {"dtype": ${deep}, "shape": [1], "data_offsets": [0, 4]}}`, floats(1)), "safetensors entry 'b': dtype (an array) is not supported");
   add('st-half-ok.safetensors', 'safetensors', st({ a: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: f32([1], 4, 8) }, floats(2)), null);
 
   // --- odd pickles: deep, self-referential, bigints, floods -------------------------------------
@@ -202,5 +208,8 @@ export function writeHostileCorpus(dir: string): HostileCase[] {
   add('prefix-zip.pth', 'prefix', legitBoth.zip, '', { everyPrefix: true });
   add('prefix-legacy.pth', 'prefix', legitBoth.legacy, '', { everyPrefix: true });
   add('prefix.safetensors', 'prefix', st({ a: f32([3], 0, 12), h: { dtype: 'F16', shape: [2], data_offsets: [12, 16] }, __metadata__: { k: 'v' } }, floats(4)), '', { everyPrefix: true });
+  add('mutants-zip.pth', 'prefix', legitBoth.zip, '', { mutants: 400 });
+  add('mutants-legacy.pth', 'prefix', legitBoth.legacy, '', { mutants: 400 });
+  add('mutants.safetensors', 'prefix', st({ a: f32([3], 0, 12), h: { dtype: 'F16', shape: [2], data_offsets: [12, 16] } }, floats(4)), '', { mutants: 400 });
   return cases;
 }

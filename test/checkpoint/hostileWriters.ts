@@ -193,9 +193,9 @@ export function torchLegacy(objectPickle: Uint8Array, storages: [string, number,
   return Buffer.concat(parts);
 }
 
-/** A safetensors file from header entries (written as given) and the data bytes. */
-export function safetensors(header: Record<string, unknown>, data: Uint8Array): Uint8Array {
-  const json = Buffer.from(JSON.stringify(header));
+/** A safetensors file from header entries (written as given, or the JSON text itself) and the data bytes. */
+export function safetensors(header: Record<string, unknown> | string, data: Uint8Array): Uint8Array {
+  const json = Buffer.from(typeof header === 'string' ? header : JSON.stringify(header));
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(json.length));
   return Buffer.concat([length, json, data]);
