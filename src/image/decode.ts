@@ -2,7 +2,9 @@
  * Image decoding for Node. Encoded files go through sharp (libvips with libjpeg-turbo's decoder,
  * the decoder behind PIL, torchvision pipelines and browsers) when it is installed, and through
  * jimp otherwise. jimp's own JPEG decoder differs from libjpeg-turbo by up to 25 levels, enough to
- * move detections, so the decoder used is reported with every result.
+ * move detections, so the decoder used is reported with every result. CMYK images (CMYK, YCCK and
+ * Adobe-inverted JPEGs, CMYK TIFF) are converted to RGB as PIL's convert('RGB') does, not through
+ * their ICC profile (see cmykToRgb); jimp, without sharp, converts them its own way.
  */
 import { readFile } from 'node:fs/promises';
 import type sharpFn from 'sharp';
