@@ -45,9 +45,13 @@ describe('detect() on degenerate image sizes', () => {
     await rejects({ data: new Uint8Array(5000 * 3), width: 1, height: 5000, channels: 3 }, /^pixels: a 1x5000 image resizes/);
   });
 
-  it('detects on a 1x1 image (resized to 256x256, as torchvision does)', async () => {
+  it('detects on a 1x1 image (resized to 256x256, as torchvision does) and on 5000x20 and 1x256 (a side of 1 pixel)', async () => {
     const r = await model.detect(join(dir, 'dot.png'));
     expect([r.width, r.height]).to.deep.equal([1, 1]);
+    for (const [w, h] of [[5000, 20], [1, 256]]) {
+      const thin = await model.detect(await png(w, h));
+      expect([thin.width, thin.height]).to.deep.equal([w, h]);
+    }
   });
 
   it('names the failing file in a batch', async () => {
