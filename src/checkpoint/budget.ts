@@ -53,12 +53,13 @@ export class MemoryBudget {
 
   /**
    * Charges `bytes` for `what` (e.g. "tensor 'fc.weight': [200000000] float32 expanded from
-   * stride [0]"), or throws a CheckpointError saying it would pass the budget.
+   * stride [0]"; a function when building the text per call would cost), or throws a
+   * CheckpointError saying it would pass the budget.
    */
-  charge(bytes: number, what: string): void {
+  charge(bytes: number, what: string | (() => string)): void {
     if (!(bytes <= this.limit - this.used)) {
       const rule = this.explicit ? 'maxMaterializedBytes' : 'max(256 MiB, 4 x the file size); a trusted file can be allowed more with the maxMaterializedBytes option';
-      throw new CheckpointError(this.file, `${what} needs ${formatBytes(bytes)}: over the memory budget of ${formatBytes(this.limit)}, ` +
+      throw new CheckpointError(this.file, `${typeof what === 'string' ? what : what()} needs ${formatBytes(bytes)}: over the memory budget of ${formatBytes(this.limit)}, ` +
         `of which ${formatBytes(this.used)} is used (the budget is ${rule})`);
     }
     this.used += bytes;

@@ -55,8 +55,12 @@ const MAX_LINE = 1024;
 /** Python's pickler recurses per nesting level and stops at its recursion limit (1000). */
 export const MAX_PICKLE_DEPTH = 1000;
 
-/** Estimated heap bytes of what the unpickler creates (V8: an empty Map-backed dict ~240 bytes, an empty array ~32 plus its stack slot). */
-const COST = { dict: 256, array: 48, slot: 8, entry: 32, object: 64, string: 24 } as const;
+/**
+ * Estimated heap bytes of what the unpickler creates (V8: an empty Map-backed dict ~240 bytes,
+ * an empty array ~32 plus its stack slot; an array slot is 8 bytes, but a growing array leaves
+ * its old backing stores as garbage, ~2x more, so a slot is charged 24).
+ */
+const COST = { dict: 256, array: 48, slot: 24, entry: 32, object: 64, string: 24 } as const;
 
 /**
  * A short, bounded description of a pickled value for error messages: never recursive past two
@@ -103,8 +107,9 @@ class Unpickler {
 
   /** Charges the budget for what the current opcode creates. */
   charge(bytes: number): void {
-    this.budget?.charge(bytes, `pickle at byte ${this.pos}: one more of its unpickled objects`);
+    this.budget?.charge(bytes, this.chargeText);
   }
+  private readonly chargeText = (): string => `pickle at byte ${this.pos}: one more of its unpickled objects`;
 
   depthOf(v: PickleValue): number {
     return typeof v === 'object' && v !== null ? this.depths.get(v) ?? 1 : 0;
@@ -157,7 +162,8 @@ class Unpickler {
     return this.text.decode(this.raw(end - this.pos + 1).subarray(0, -1));
   }
 
-  push(v: PickleValue): void { this.stack.push(v); }
+  /** Every stack slot is charged: a 1-byte NONE costs an 8-byte slot and the stack's growth. */
+  push(v: PickleValue): void { this.charge(COST.slot); this.stack.push(v); }
   pop(): PickleValue {
     if (this.stack.length === 0) this.fail('stack underflow (corrupt pickle)');
     return this.stack.pop()!;
