@@ -20,6 +20,8 @@ const dtypes: Record<string, TorchDType> = {
 
 /** The header JSON may not be larger than this (the safetensors crate's own limit). */
 const MAX_HEADER = 100_000_000;
+/** JSON.parse of `[{},{},...]` builds ~12 bytes of heap per byte of text: charged before parsing. */
+const JSON_HEAP_PER_BYTE = 16;
 
 /** True when the first bytes look like a safetensors header: a sane length, then '{'. */
 export function looksLikeSafetensors(head: Uint8Array, size: number): boolean {
@@ -84,6 +86,7 @@ export async function readSafetensors(src: ByteSource, budget: MemoryBudget): Pr
   const length = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
   if (length > BigInt(Math.min(MAX_HEADER, src.size - 8))) throw new CheckpointError(src.name, `safetensors header length ${length} is out of range for a ${src.size}-byte file`);
   const headerEnd = 8 + Number(length);
+  budget.charge(JSON_HEAP_PER_BYTE * Number(length), `safetensors header of ${length} bytes (parsed, about ${JSON_HEAP_PER_BYTE} bytes of objects per byte)`);
   let header: unknown;
   try {
     header = JSON.parse(new TextDecoder().decode(await src.read(8, headerEnd - 8)));

@@ -156,6 +156,8 @@ export function writeHostileCorpus(dir: string): HostileCase[] {
   const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
   add('st-deep-json.safetensors', 'safetensors', st(`{"a": ${deep}, "b": {"dtype": ${deep}, "shape": [1], "data_offsets": [0, 4]}}`, floats(1)), "safetensors entry 'a'");
   add('st-deep-dtype.safetensors', 'safetensors', st(`{"b": {"dtype": ${deep}, "shape": [1], "data_offsets": [0, 4]}}`, floats(1)), "safetensors entry 'b': dtype (an array) is not supported");
+  // 20 MB of '{},': JSON.parse would build ~12x that in objects; refused before parsing.
+  add('st-header-flood.safetensors', 'safetensors', st(`{"__metadata__": [${'{},'.repeat(7 * MiB)}{}]}`, new Uint8Array(0)), 'safetensors header of');
   add('st-half-ok.safetensors', 'safetensors', st({ a: { dtype: 'F16', shape: [2], data_offsets: [0, 4] }, b: f32([1], 4, 8) }, floats(2)), null);
 
   // --- odd pickles: deep, self-referential, bigints, floods -------------------------------------
