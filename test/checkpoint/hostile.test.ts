@@ -32,14 +32,23 @@ interface Outcome {
   rssMiB: number;
 }
 
-/** The child: loads each case of the manifest and prints one JSON line per case. */
+/**
+ * The child: loads each case of the manifest and prints one JSON line per case. Garbage is
+ * collected between cases, so that each case's peak is its own, not the sum of its
+ * predecessors' uncollected garbage.
+ */
 const childCode = `
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc');
 import { CheckpointError, loadCheckpoint, loadCheckpointBuffer } from '${repoRoot}/dist/src/checkpoint/index.js';
 const cases = JSON.parse(readFileSync(process.env.HOSTILE_MANIFEST, 'utf8'));
 const describe = (e) => ({ outcome: 'error', isCheckpointError: e instanceof CheckpointError, code: e?.code,
   message: String(e?.message).slice(0, 1000), file: e?.file, stack: e instanceof CheckpointError ? undefined : String(e?.stack).slice(0, 1000) });
 for (const c of cases) {
+  gc();
   const t0 = performance.now();
   let r;
   if (c.everyPrefix) {
@@ -97,7 +106,8 @@ const groups: [string, string][] = [
   ['option', 'a 300 MB expansion: refused by default, loaded when maxMaterializedBytes allows it'],
   ['zip', 'zip bombs, lying sizes and offsets, aliased and overlapping records'],
   ['safetensors', 'overlapping, out-of-range and huge safetensors entries'],
-  ['pickle', 'deep, self-referential, bigint and flooding pickles'],
+  ['pickle', 'deep, self-referential and bigint pickles'],
+  ['floods', 'pickles that flood the heap with objects from few bytes'],
   ['legit', 'legitimate tied-storage files'],
   ['prefix', 'legitimate files cut short at every byte, or with random bytes changed'],
 ];

@@ -178,11 +178,11 @@ export function writeHostileCorpus(dir: string): HostileCase[] {
   add('bigint-offset.pth', 'pickle', lying({ offset: 2n ** 70n }), 'storage offset 1180591620717411303424 is invalid');
   add('bigint-size.pth', 'pickle', lying({ size: [2n ** 70n], stride: [1] }), 'size and stride');
   add('bigint-size-legacy.pth', 'pickle', torchLegacy(stateDictPickle([{ key: 'w', storageKey: '0', numel: 1, size: [2n ** 64n], stride: [0] }], true), [['0', 1, one]]), 'size and stride');
-  add('dict-flood.pth', 'pickle', zipWithPickle((p) => { p.raw(new Uint8Array(4 * MiB).fill(0x7d)); }), 'unpickled objects');
-  add('dict-flood-legacy.pth', 'pickle', legacyWithPickle((p) => { p.raw(new Uint8Array(4 * MiB).fill(0x7d)); }), 'unpickled objects');
-  add('none-flood.pth', 'pickle', zipWithPickle((p) => { p.mark().raw(new Uint8Array(36 * MiB).fill(0x4e)).list(); }), 'unpickled objects');
-  add('list-flood.pth', 'pickle', zipWithPickle((p) => { p.raw(new Uint8Array(8 * MiB).fill(0x5d)); }), 'unpickled objects');
-  add('ordereddict-amplified.pth', 'pickle', zipWithPickle((p) => {
+  add('dict-flood.pth', 'floods', zipWithPickle((p) => { p.raw(new Uint8Array(4 * MiB).fill(0x7d)); }), 'unpickled objects');
+  add('dict-flood-legacy.pth', 'floods', legacyWithPickle((p) => { p.raw(new Uint8Array(4 * MiB).fill(0x7d)); }), 'unpickled objects');
+  add('none-flood.pth', 'floods', zipWithPickle((p) => { p.mark().raw(new Uint8Array(36 * MiB).fill(0x4e)).list(); }), 'unpickled objects');
+  add('list-flood.pth', 'floods', zipWithPickle((p) => { p.raw(new Uint8Array(8 * MiB).fill(0x5d)); }), 'unpickled objects');
+  add('ordereddict-amplified.pth', 'floods', zipWithPickle((p) => {
     p.global('collections', 'OrderedDict').put(0).pop().mark();
     for (let i = 0; i < 10_000; i++) p.int(i).none().raw(0x86); // TUPLE2: (i, None)
     p.list().put(1).pop();
