@@ -110,7 +110,7 @@ export function writeHostileCorpus(dir: string): HostileCase[] {
   // A legitimate expand within budget loads; the same file with a lower budget is refused by the option's name.
   const small = torchZip([{ key: 'e', storageKey: '0', numel: 3, size: [3, 1000], stride: [1, 0] }], { 0: floats(3) });
   add('stride0-small-ok.pth', 'views', small, null);
-  add('stride0-small-lowered.pth', 'views', small, 'maxMaterializedBytes', { options: { maxMaterializedBytes: 1000 } });
+  add('stride0-small-lowered.pth', 'views', small, "tensor 'e': [3, 1000] float32 gathered from a float32 view with stride [1, 0] (stride 0: expanded) needs 12000 bytes: over the memory budget of 5000 bytes", { options: { maxMaterializedBytes: 5000 } });
   // 300 MB expanded: refused by default, loaded when the option allows it.
   const expand300 = torchZip([{ key: 'x', storageKey: '0', numel: 1, size: [75_000_000], stride: [0] }], { 0: one });
   add('stride0-300MB.pth', 'option', expand300, BUDGET);
