@@ -58,7 +58,7 @@ export class MemoryBudget {
    */
   charge(bytes: number, what: string | (() => string)): void {
     if (!(bytes <= this.limit - this.used)) {
-      const rule = this.explicit ? 'maxMaterializedBytes' : 'max(256 MiB, 4 x the file size); a trusted file can be allowed more with the maxMaterializedBytes option';
+      const rule = this.explicit ? 'maxMaterializedBytes' : 'max(256 MiB, 4 x the file size); a trusted file can be allowed more with the maxMaterializedBytes option (resdet convert --max-memory <MiB>)';
       throw new CheckpointError(this.file, `${typeof what === 'string' ? what : what()} needs ${formatBytes(bytes)}: over the memory budget of ${formatBytes(this.limit)}, ` +
         `of which ${formatBytes(this.used)} is used (the budget is ${rule})`);
     }

@@ -20,6 +20,8 @@ the platform's cache folder), resuming an interrupted download; torchvision's fi
                      (default: COCO's 91 for 91-class checkpoints)
   --arch <name>      expected backbone, e.g. resnet50; the weights decide, this only checks
   --eps <e>          FrozenBatchNorm eps (default 0 for torchvision's *_fpn_coco-*.pth, else 1e-5)
+  --max-memory <MiB> memory the reader may use beyond the file's own tensor bytes (expanded
+                     views, conversions), for a trusted file (default max(256, 4 x file size))
   --force            replace an existing package`;
 
 function mb(bytes: number): string {
@@ -36,12 +38,15 @@ export async function convertCommand(argv: string[]): Promise<void> {
       arch: { type: 'string' },
       eps: { type: 'string' },
       force: { type: 'boolean', default: false },
+      'max-memory': { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('convert takes one checkpoint file or URL', convertUsage);
   if (!values.out) throw new UsageError('convert needs --out <dir>', convertUsage);
   const eps = values.eps === undefined ? undefined : Number(values.eps);
   if (eps !== undefined && !(eps >= 0)) throw new UsageError(`--eps must be a number >= 0, got '${values.eps}'`, convertUsage);
+  const maxMemory = values['max-memory'] === undefined ? undefined : Number(values['max-memory']);
+  if (maxMemory !== undefined && !(maxMemory > 0 && maxMemory <= 2 ** 40)) throw new UsageError(`--max-memory must be a number of MiB > 0, got '${values['max-memory']}'`, convertUsage);
   let checkpoint = positionals[0];
   let source: { sourceName?: string; sourceUrl?: string } = {};
   if (isModelUrl(checkpoint)) {
@@ -59,7 +64,7 @@ export async function convertCommand(argv: string[]): Promise<void> {
     checkpoint = download.path;
   }
   const t0 = performance.now();
-  const s = await convertCheckpoint(checkpoint, { out: values.out, classes: values.classes, arch: values.arch, eps, force: values.force, ...source });
+  const s = await convertCheckpoint(checkpoint, { out: values.out, classes: values.classes, arch: values.arch, eps, force: values.force, ...source, ...(maxMemory ? { maxMaterializedBytes: Math.round(maxMemory * 2 ** 20) } : {}) });
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
   const files = s.files.map((f) => `${f.path} ${mb(f.bytes)}`).join(', ');
   console.log(`${s.architecture}; ${(s.parameters / 1e6).toFixed(1)}M parameters; ${s.manifest.classes.length} classes; eps ${s.eps} -> ${values.out} (${files}) in ${seconds} s`);

@@ -36,6 +36,11 @@ export interface ConvertOptions {
   sourceName?: string;
   /** Where the checkpoint was downloaded from, recorded in resdet.json's `source.url`. */
   sourceUrl?: string;
+  /**
+   * Bytes the checkpoint reader may allocate beyond the storages the file holds (expanded views,
+   * dtype conversions, inflated entries, unpickled objects); default max(256 MiB, 4 x file size).
+   */
+  maxMaterializedBytes?: number;
 }
 
 export interface ConvertSummary {
@@ -65,7 +70,7 @@ function countParameters(sd: StateDict): number {
 
 /** Converts a checkpoint file into a model package folder. */
 export async function convertCheckpoint(checkpointPath: string, options: ConvertOptions): Promise<ConvertSummary> {
-  const sd = await loadCheckpoint(checkpointPath);
+  const sd = await loadCheckpoint(checkpointPath, { maxMaterializedBytes: options.maxMaterializedBytes });
   if (!sd.has('roi_heads.box_predictor.cls_score.weight')) {
     const sample = [...sd.keys()].slice(0, 3).join(', ');
     throw new ModelPackageError(checkpointPath, `not a torchvision Faster/Mask R-CNN state dict: no 'roi_heads.box_predictor.cls_score.weight' (keys start ${sample}${sd.size > 3 ? ', ...' : ''})`);
