@@ -1,8 +1,10 @@
 /**
  * Runs JavaScript in a child Node process with a time limit and reports its peak memory: how the
  * hostile-input tests prove that a small file never costs gigabytes and that nothing hangs.
- * The child's maxRSS comes from its own getrusage at exit (printed on a marker line), so it counts
- * ArrayBuffers and native memory, not just the V8 heap.
+ * The child's peak comes from its own address space at exit (VmHWM in /proc/self/status, printed on
+ * a marker line), so it counts ArrayBuffers and native memory, not just the V8 heap. (Not
+ * getrusage's maxRSS: Linux carries the parent's peak into a forked child across exec, so a child
+ * of a 1 GB test runner would report 1 GB.) Elsewhere it falls back to getrusage.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +34,14 @@ const MARKER = '__resdet_child_max_rss_kib__';
 export function runInChild(code: string, timeoutMs = 60_000, env: Record<string, string> = {}): ChildResult {
   const dir = mkdtempSync(join(tmpdir(), 'resdet-child-'));
   const file = join(dir, 'child.mjs');
-  writeFileSync(file, `process.on('exit', () => { process.stdout.write('\\n${MARKER} ' + process.resourceUsage().maxRSS + '\\n'); });\n${code}\n`);
+  const report = `import { readFileSync as __resdetRead } from 'node:fs';
+process.on('exit', () => {
+  let kib = process.resourceUsage().maxRSS;
+  try { kib = Number(/VmHWM:\\s*(\\d+) kB/.exec(__resdetRead('/proc/self/status', 'utf8'))[1]); } catch {}
+  process.stdout.write('\\n${MARKER} ' + kib + '\\n');
+});
+`;
+  writeFileSync(file, `${report}${code}\n`);
   const t0 = performance.now();
   const run = spawnSync(process.execPath, [file], {
     encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', cwd: repoRoot, maxBuffer: 1 << 26,
