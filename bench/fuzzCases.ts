@@ -11,7 +11,7 @@ import { loadCheckpoint } from '../src/checkpoint/index.js';
 import {
   type LegacySeed, type ParsedZip, type SeedTensor, mutateLegacy, mutateSafetensors, mutateTorchZip, readZip, writeLegacy, writeSafetensors,
 } from './fuzzArchives.js';
-import { mutateBmp, mutateJpeg, mutatePng, writeBmp } from './fuzzImages.js';
+import { mutateBmp, mutateGif, mutateJpeg, mutatePng, writeBmp } from './fuzzImages.js';
 import { type KnownKey, type Mutated, type Rng, interestingJsonValue, mutateBytes, mutateJson, pick, randInt, rngFor, weighted } from './fuzzMutations.js';
 
 export type Target = 'checkpoint' | 'package' | 'image';
@@ -168,7 +168,7 @@ function detectOptions(rng: Rng): Record<string, unknown> {
 }
 
 function imageCase(rng: Rng, seeds: Seeds): Omit<FuzzCase, 'target' | 'index'> {
-  const kind = weighted(rng, [[5, 'png'], [4, 'jpeg'], [1, 'bmp'], [1, 'other'], [1, 'pixels'], [1, 'options']] as const);
+  const kind = weighted(rng, [[5, 'png'], [4, 'jpeg'], [1, 'bmp'], [2, 'other'], [1, 'pixels'], [1, 'options']] as const);
   const input = rng() < 0.7 ? 'path' as const : 'buffer' as const;
   if (kind === 'pixels') {
     const { rgb, width, height } = seeds.pixels;
@@ -190,7 +190,7 @@ function imageCase(rng: Rng, seeds: Seeds): Omit<FuzzCase, 'target' | 'index'> {
   const candidates = seeds.images.filter((s) => s.kind === kind);
   const seed = pick(rng, candidates);
   const m = kind === 'png' ? mutatePng(rng, seed.bytes) : kind === 'jpeg' ? mutateJpeg(rng, seed.bytes)
-    : kind === 'bmp' ? mutateBmp(rng, seed.bytes) : mutateBytes(rng, seed.bytes);
+    : kind === 'bmp' ? mutateBmp(rng, seed.bytes) : seed.ext === 'gif' && rng() < 0.6 ? mutateGif(rng, seed.bytes) : mutateBytes(rng, seed.bytes);
   return { op: 'detect', seed: seed.name, input, what: m.what, files: { [`image.${seed.ext}`]: m.bytes } };
 }
 

@@ -71,6 +71,9 @@ function ihdrMutation(rng: Rng, ihdr: Uint8Array): { data: Uint8Array; what: str
   return { data: out, what: `IHDR ${field}=${out[at]}` };
 }
 
+/** Compressed zero scanlines by size: deflating 300 MB takes a second, and the sizes repeat. */
+const bombCache = new Map<string, Uint8Array>();
+
 /**
  * A valid PNG of w x h RGB zeros: its IDAT is small however large the image, so a decoder that
  * trusts the header allocates w*h*3 bytes from a few hundred kilobytes of file.
@@ -82,7 +85,9 @@ export function pngBomb(rng: Rng): Mutated {
   dv.setUint32(0, w); dv.setUint32(4, h); ihdr[8] = 8; ihdr[9] = 2;
   // Rows of zeros (filter byte 0 included) compress ~1000:1; cap the work for the header-only cases.
   const rawBytes = Math.min(h * (1 + 3 * w), 310_000_000);
-  const idat = deflateSync(new Uint8Array(rawBytes), { level: 9 });
+  const key = `${w}x${h}`;
+  let idat = bombCache.get(key);
+  if (!idat) { idat = deflateSync(new Uint8Array(rawBytes), { level: 9 }); bombCache.set(key, idat); }
   return { bytes: writePng([{ type: 'IHDR', data: ihdr }, { type: 'IDAT', data: idat }, { type: 'IEND', data: new Uint8Array() }]), what: `png bomb ${w}x${h} (${rawBytes} raw bytes)` };
 }
 
@@ -215,7 +220,13 @@ export function mutateJpeg(rng: Rng, seed: Uint8Array): Mutated {
   };
   if (kind === 'sof') {
     return fieldEdit(sof, 'SOF', (d, dv) => {
-      const f = weighted(rng, [[4, 'height'], [4, 'width'], [1, 'precision'], [1, 'components'], [2, 'sampling'], [1, 'quantTable'], [1, 'marker']] as const);
+      const f = weighted(rng, [[4, 'height'], [4, 'width'], [2, 'both'], [1, 'precision'], [1, 'components'], [2, 'sampling'], [1, 'quantTable'], [1, 'marker']] as const);
+      if (f === 'both') {
+        // Dimensions near the 100 MP default limit with the original (far too short) scan data.
+        const [w, h] = pick(rng, [[10000, 10000], [10000, 9999], [65535, 1525], [1525, 65535], [12000, 8333]]);
+        dv.setUint16(1, h); dv.setUint16(3, w);
+        return `${w}x${h}`;
+      }
       if (f === 'height' || f === 'width') { const v = Number(pick(rng, [0n, 1n, 0xffffn, 0x8000n, 0x7fffn, 10000n, interestingUnsigned(rng, 2)])); dv.setUint16(f === 'height' ? 1 : 3, v); return `${f}=${v}`; }
       if (f === 'precision') { d[0] = pick(rng, [0, 1, 12, 16, 255]); return `precision=${d[0]}`; }
       if (f === 'components') { d[5] = pick(rng, [0, 1, 2, 4, 255]); return `components=${d[5]}`; }
@@ -320,4 +331,22 @@ export function mutateBmp(rng: Rng, seed: Uint8Array): Mutated {
   }
   const m = mutateBytes(rng, seed);
   return { bytes: m.bytes, what: `bmp raw: ${m.what}` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// GIF (libnsgif allocates the logical screen before it reads a frame)
+
+/** GIF logical screen and first-frame dimensions with interesting values, or raw bytes. */
+export function mutateGif(rng: Rng, seed: Uint8Array): Mutated {
+  const out = Uint8Array.from(seed);
+  const dv = new DataView(out.buffer);
+  const kind = weighted(rng, [[3, 'screen'], [2, 'frame'], [2, 'raw']] as const);
+  if (kind === 'raw') { const m = mutateBytes(rng, seed); return { bytes: m.bytes, what: `gif raw: ${m.what}` }; }
+  const [w, h] = pick(rng, [[10000, 10000], [65535, 1525], [65535, 65535], [0, 0], [1, 1], [256, 65535], [9999, 10000]]);
+  if (kind === 'screen') { dv.setUint16(6, w, true); dv.setUint16(8, h, true); return { bytes: out, what: `gif screen ${w}x${h}` }; }
+  // The first image descriptor (0x2c) after the header, colour table and extensions.
+  const at = out.indexOf(0x2c, 13);
+  if (at < 0) return { bytes: out, what: 'gif (no image descriptor)' };
+  dv.setUint16(at + 5, w, true); dv.setUint16(at + 7, h, true);
+  return { bytes: out, what: `gif frame@${at} ${w}x${h}` };
 }

@@ -38,7 +38,7 @@ export interface WorkerResult {
   ms: number;
   /** Bytes, after the case. */
   rss: number;
-  /** Peak RSS of this process so far, bytes. */
+  /** Peak RSS of this process so far (VmHWM), bytes. */
   maxRss: number;
 }
 
@@ -46,6 +46,19 @@ export type WorkerMessage =
   | { type: 'ready'; rss: number }
   | WorkerResult
   | { type: 'fatal'; index: number; message: string; stack: string };
+
+/**
+ * This process's own peak RSS: VmHWM, which starts afresh at exec. getrusage's maxRSS does not on
+ * Linux: a forked child inherits the parent's peak, so a parent that once held a bomb's pixels
+ * would make every child look over the limit.
+ */
+function peakRss(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch { /* not Linux */ }
+  return process.resourceUsage().maxRSS * 1024;
+}
 
 function send(m: WorkerMessage): void {
   process.send?.(m);
@@ -123,7 +136,7 @@ process.on('message', (job: WorkerJob) => {
   const t0 = performance.now();
   const finish = (outcome: Outcome, st: string) => send({
     type: 'result', index: job.index, outcome, stage: st, ms: performance.now() - t0,
-    rss: process.memoryUsage().rss, maxRss: process.resourceUsage().maxRSS * 1024,
+    rss: process.memoryUsage().rss, maxRss: peakRss(),
   });
   runJob(job).then(({ detail, stage: st }) => finish({ kind: 'ok', detail }, st), (e: unknown) => finish(classify(e), stage));
 });
