@@ -5,13 +5,21 @@
  * CRC check), a pickle opcode scanner and opcode-aware mutations, and writers for the legacy
  * torch.save format and .safetensors made from a state dict.
  */
-import { crc32 } from 'node:zlib';
+import { constants, crc32, deflateRawSync } from 'node:zlib';
 import { type Mutated, type Rng, interestingUnsigned, mutateBytes, mutateJson, pick, randInt, weighted } from './fuzzMutations.js';
 
 // ---------------------------------------------------------------------------------------------
 // zip
 
-export interface ZipFile { name: string; data: Uint8Array }
+export interface ZipFile {
+  name: string;
+  data: Uint8Array;
+  /** DEFLATE (8) and others: `compressed` is written instead of `data`, with these sizes and CRC. */
+  method?: number;
+  compressed?: Uint8Array;
+  uncompressedSize?: number;
+  crc?: number;
+}
 
 /** A fixed-width header field of the original archive, for raw overwrites the CRC does not cover. */
 export interface ZipField { label: string; at: number; width: number }
@@ -64,22 +72,24 @@ export function writeZip(entries: readonly ZipFile[], methods: ReadonlyMap<numbe
     const extraLen = 4 + pad;
     const local = new Uint8Array(30 + name.length + extraLen);
     const ldv = new DataView(local.buffer);
-    const crc = crc32(e.data) >>> 0;
-    const method = methods.get(i) ?? 0;
+    const crc = e.crc ?? crc32(e.data) >>> 0;
+    const method = methods.get(i) ?? e.method ?? 0;
+    const body = e.compressed ?? e.data;
+    const usize = e.uncompressedSize ?? e.data.length;
     ldv.setUint32(0, 0x04034b50, true); ldv.setUint16(4, 20, true); ldv.setUint16(8, method, true);
-    ldv.setUint32(14, crc, true); ldv.setUint32(18, e.data.length, true); ldv.setUint32(22, e.data.length, true);
+    ldv.setUint32(14, crc, true); ldv.setUint32(18, body.length, true); ldv.setUint32(22, usize, true);
     ldv.setUint16(26, name.length, true); ldv.setUint16(28, extraLen, true);
     local.set(name, 30);
     ldv.setUint16(30 + name.length, 0x4246, true); ldv.setUint16(32 + name.length, pad, true);
     const c = new Uint8Array(46 + name.length);
     const cdv = new DataView(c.buffer);
     cdv.setUint32(0, 0x02014b50, true); cdv.setUint16(4, 20, true); cdv.setUint16(6, 20, true); cdv.setUint16(10, method, true);
-    cdv.setUint32(16, crc, true); cdv.setUint32(20, e.data.length, true); cdv.setUint32(24, e.data.length, true);
+    cdv.setUint32(16, crc, true); cdv.setUint32(20, body.length, true); cdv.setUint32(24, usize, true);
     cdv.setUint16(28, name.length, true); cdv.setUint32(42, offset, true);
     c.set(name, 46);
-    parts.push(local, e.data);
+    parts.push(local, body);
     central.push(c);
-    offset += local.length + e.data.length;
+    offset += local.length + body.length;
   });
   const cdSize = central.reduce((s, c) => s + c.length, 0);
   const eocd = new Uint8Array(22);
@@ -98,7 +108,7 @@ export function concatAll(parts: readonly Uint8Array[]): Uint8Array {
 
 /** Mutations of a torch zip: inside data.pkl (re-zipped, CRC valid), its entries, its headers, raw bytes. */
 export function mutateTorchZip(rng: Rng, seed: Uint8Array, parsed: ParsedZip): Mutated {
-  const kind = weighted(rng, [[10, 'pickle'], [4, 'pklBytes'], [3, 'entries'], [3, 'headers'], [1, 'raw']] as const);
+  const kind = weighted(rng, [[10, 'pickle'], [4, 'pklBytes'], [3, 'entries'], [3, 'deflate'], [3, 'headers'], [1, 'raw']] as const);
   const entries = parsed.entries.map((e) => ({ ...e }));
   const pkl = entries.findIndex((e) => e.name.endsWith('/data.pkl'));
   if (kind === 'pickle' || kind === 'pklBytes') {
@@ -123,6 +133,24 @@ export function mutateTorchZip(rng: Rng, seed: Uint8Array, parsed: ParsedZip): M
     else entries.length = 0;
     return { bytes: writeZip(entries, methods), what: `zip entries: ${op} ${e?.name ?? ''}` };
   }
+  if (kind === 'deflate') {
+    // An entry DEFLATE-compressed (valid, or its stream or declared size broken), or a bomb.
+    const i = rng() < 0.5 ? pkl : randInt(rng, 0, entries.length);
+    const e = entries[i];
+    const op = weighted(rng, [[2, 'valid'], [2, 'stream'], [2, 'sizeLie'], [3, 'bomb']] as const);
+    if (op === 'bomb') {
+      const n = pick(rng, [64 << 20, 512 << 20, 1 << 30, 0xffffffff - (64 << 20) + 1]);
+      const bomb = zeroBomb(n);
+      entries[i] = { ...e, method: 8, compressed: bomb.compressed, uncompressedSize: n, crc: bomb.crc };
+      return { bytes: writeZip(entries), what: `zip deflate bomb: ${e.name} = ${n} zero bytes in ${bomb.compressed.length}` };
+    }
+    let compressed: Uint8Array = deflateRawSync(e.data);
+    let uncompressedSize = e.data.length;
+    if (op === 'stream') compressed = mutateBytes(rng, compressed).bytes;
+    if (op === 'sizeLie') uncompressedSize = Number(interestingUnsigned(rng, 4, e.data.length, seed.length));
+    entries[i] = { ...e, method: 8, compressed, uncompressedSize };
+    return { bytes: writeZip(entries), what: `zip deflate ${op}: ${e.name}${op === 'sizeLie' ? ` declared ${uncompressedSize}` : ''}` };
+  }
   if (kind === 'headers') {
     const f = pick(rng, parsed.fields);
     const out = Uint8Array.from(seed);
@@ -132,6 +160,28 @@ export function mutateTorchZip(rng: Rng, seed: Uint8Array, parsed: ParsedZip): M
   }
   const m = mutateBytes(rng, seed);
   return { bytes: m.bytes, what: `zip raw: ${m.what}` };
+}
+
+const bombs = new Map<number, { compressed: Uint8Array; crc: number }>();
+
+/**
+ * A raw DEFLATE stream of `n` zero bytes (n a multiple of 64 MiB, or that less 64 MiB plus one
+ * block), built from one full-flushed 64 MiB block repeated, so it costs kilobytes to make.
+ */
+function zeroBomb(n: number): { compressed: Uint8Array; crc: number } {
+  const hit = bombs.get(n);
+  if (hit) return hit;
+  const chunk = new Uint8Array(64 << 20);
+  const block = deflateRawSync(chunk, { finishFlush: constants.Z_FULL_FLUSH });
+  const count = Math.ceil(n / chunk.length);
+  const tail = n - (count - 1) * chunk.length;
+  const last = deflateRawSync(chunk.subarray(0, tail));
+  let crc = 0;
+  for (let i = 0; i < count - 1; i++) crc = crc32(chunk, crc);
+  crc = crc32(chunk.subarray(0, tail), crc) >>> 0;
+  const out = { compressed: concatAll([...Array(count - 1).fill(block) as Uint8Array[], last]), crc };
+  bombs.set(n, out);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
