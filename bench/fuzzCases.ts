@@ -12,7 +12,7 @@ import {
   type LegacySeed, type ParsedZip, type SeedTensor, mutateLegacy, mutateSafetensors, mutateTorchZip, readZip, writeLegacy, writeSafetensors,
 } from './fuzzArchives.js';
 import { mutateBmp, mutateGif, mutateJpeg, mutatePng, writeBmp } from './fuzzImages.js';
-import { type KnownKey, type Mutated, type Rng, interestingJsonValue, mutateBytes, mutateJson, pick, randInt, rngFor, weighted } from './fuzzMutations.js';
+import { type Json, type KnownKey, type Mutated, type Rng, interestingJsonValue, mutateBytes, mutateJson, pick, randInt, rngFor, weighted } from './fuzzMutations.js';
 
 export type Target = 'checkpoint' | 'package' | 'image';
 export const TARGETS: readonly Target[] = ['checkpoint', 'package', 'image'];
@@ -83,14 +83,25 @@ export async function loadSeeds(root: string): Promise<Seeds> {
   };
 }
 
+const extremes: Record<string, Json[]> = {
+  // The sample package caps maxSize at 256: the two together decide the network's input size.
+  transform: [{ minSize: 8192, maxSize: 8192 }, { minSize: 4096, maxSize: 4096 }, { minSize: 1, maxSize: 1 }, { minSize: 2048, maxSize: 8192, sizeDivisible: 1 }],
+  'transform.minSize': [8192, 4096, 1, 2], 'transform.maxSize': [8192, 4096, 1, 2], 'transform.sizeDivisible': [1, 3, 1024, 4096],
+  'transform.imageMean': [[0, 0, 0], [1e30, 0, 0]], 'transform.imageStd': [[1e-30, 1, 1], [0, 0, 0]],
+  'rpn.anchorSizes': [[[1], [1], [1], [1], [1]], [[100000], [100000], [100000], [100000], [100000]], [[32, 64, 128, 256, 512, 1024, 2048, 4096]]],
+  'rpn.aspectRatios': [[1e-6, 1e6], Array(64).fill(1), [0.5]], 'rpn.preNmsTopN': [1, 0, 100000, 1000000], 'rpn.postNmsTopN': [1, 0, 100000, 1000000],
+  'rpn.nmsThresh': [0, 1], 'rpn.scoreThresh': [0, 1], 'rpn.minSize': [0, 1e6], 'rpn.boxCoderWeights': [[1e-9, 1e-9, 1e-9, 1e-9], [1e9, 1e9, 1e9, 1e9]],
+  'roiHeads.poolerOutputSize': [1, 14, 64], 'roiHeads.samplingRatio': [0, 1, 64, 1000], 'roiHeads.scoreThresh': [0, 1],
+  'roiHeads.nmsThresh': [0, 1], 'roiHeads.detectionsPerImage': [0, 1, 100000, 1000000], 'roiHeads.boxCoderWeights': [[1e-9, 1e-9, 1e-9, 1e-9], [1e9, 1e9, 1e9, 1e9]],
+  'roiHeads.minSize': [0, 1e6], 'mask.poolerOutputSize': [1, 28, 256], 'mask.samplingRatio': [0, 64, 1000], 'mask.pastePadding': [0, 100, 10000],
+  'levelMapper.featureNames': [['0'], ['pool'], ['0', '0', '0', '0'], []], 'levelMapper.canonicalScale': [1e-6, 1, 1e5], 'levelMapper.canonicalLevel': [0, 2, 100],
+  'levelMapper.eps': [0, 1e-30, 1],
+};
+
 /** The config keys resdet.json may set (heads/config.ts, src/config.ts), for targeted injection. */
 const configKeys: KnownKey[] = [
-  ...['minSize', 'maxSize', 'imageMean', 'imageStd', 'sizeDivisible', 'resizeScaleRule'].map((k) => ({ path: ['config', 'transform', k], sample: 800 })),
-  ...['anchorSizes', 'aspectRatios', 'preNmsTopN', 'postNmsTopN', 'nmsThresh', 'scoreThresh', 'minSize', 'boxCoderWeights'].map((k) => ({ path: ['config', 'rpn', k], sample: 1000 })),
-  ...['poolerOutputSize', 'samplingRatio', 'scoreThresh', 'nmsThresh', 'detectionsPerImage', 'boxCoderWeights', 'minSize'].map((k) => ({ path: ['config', 'roiHeads', k], sample: 7 })),
-  ...['poolerOutputSize', 'samplingRatio', 'pastePadding'].map((k) => ({ path: ['config', 'mask', k], sample: 14 })),
-  ...['featureNames', 'canonicalScale', 'canonicalLevel', 'eps'].map((k) => ({ path: ['config', 'levelMapper', k], sample: 224 })),
-  { path: ['backbone', 'frozenBnEps'], sample: 1e-5 }, { path: ['formatVersion'], sample: 1 }, { path: ['architecture'], sample: 'maskrcnn' },
+  ...Object.entries(extremes).map(([k, values]) => ({ path: ['config', ...k.split('.')], sample: values[0], extremes: values })),
+  { path: ['backbone', 'frozenBnEps'], sample: 1e-5, extremes: [0, 1e30] }, { path: ['formatVersion'], sample: 1 }, { path: ['architecture'], sample: 'maskrcnn', extremes: ['fasterrcnn'] },
   { path: ['files', 'maskHead', 'path'], sample: 'maskHead.onnx' }, { path: ['files', 'backbone', 'bytes'], sample: 5637293 },
 ];
 
@@ -123,7 +134,25 @@ type Role = keyof typeof roles;
 
 function packageCase(rng: Rng, seeds: Seeds): Omit<FuzzCase, 'target' | 'index'> {
   const manifest = new TextDecoder().decode(seeds.packageFiles.get('resdet.json'));
-  const kind = weighted(rng, [[6, 'json'], [1, 'jsonText'], [3, 'onnx'], [1, 'swap'], [1, 'onnxUnfixed'], [1, 'fsPath']] as const);
+  const kind = weighted(rng, [[5, 'json'], [4, 'config'], [1, 'jsonText'], [3, 'onnx'], [1, 'swap'], [1, 'onnxUnfixed'], [1, 'fsPath']] as const);
+  if (kind === 'config') {
+    // Hyper-parameters at the edge of (or past) what the validator accepts, run through a detection.
+    const doc = JSON.parse(manifest) as { [k: string]: Json };
+    const set: string[] = [];
+    for (let i = 0, n = weighted(rng, [[3, 1], [2, 2], [1, 3]]); i < n; i++) {
+      const k = pick(rng, configKeys.filter((c) => c.extremes));
+      const v = rng() < 0.8 ? pick(rng, k.extremes!) : interestingJsonValue(rng, k.sample);
+      let obj = doc;
+      for (const seg of k.path.slice(0, -1)) {
+        if (!obj[seg] || typeof obj[seg] !== 'object' || Array.isArray(obj[seg])) obj[seg] = {};
+        obj = obj[seg] as { [k: string]: Json };
+      }
+      obj[k.path[k.path.length - 1]] = v;
+      const shown = JSON.stringify(v);
+      set.push(`${k.path.join('.')}=${shown.length > 40 ? `${shown.slice(0, 37)}...` : shown}`);
+    }
+    return { op: 'loadModel', seed: 'resdet.json', what: `config ${set.join('; ')}`, files: { 'resdet.json': new TextEncoder().encode(JSON.stringify(doc, null, 2)) } };
+  }
   if (kind === 'json' || kind === 'jsonText') {
     const m = kind === 'json' ? mutateJson(rng, manifest, configKeys) : mutateBytes(rng, new TextEncoder().encode(manifest));
     return { op: rng() < 0.5 ? 'loadModel' : 'readModelPackage', seed: 'resdet.json', what: m.what, files: { 'resdet.json': m.bytes } };

@@ -195,7 +195,7 @@ export function mutateBytes(rng: Rng, bytes: Uint8Array, region: Region = { lo: 
 // ---------------------------------------------------------------------------------------------
 // JSON
 
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 /**
  * Values JSON.stringify cannot write (non-finite numbers, -0, integers past 2^53, nesting deep
@@ -254,7 +254,12 @@ function serialize(root: Json): string {
 }
 
 /** A config key the package's resdet.json may set, with its stage, for targeted injection. */
-export interface KnownKey { path: string[]; sample: Json }
+export interface KnownKey {
+  path: string[];
+  sample: Json;
+  /** Values a validator may well accept that still strain what follows (huge sizes, tiny thresholds). */
+  extremes?: Json[];
+}
 
 /**
  * One or two structural mutations of a JSON document. `knownKeys` are paths worth setting even
@@ -277,7 +282,7 @@ export function mutateJson(rng: Rng, text: string, knownKeys: readonly KnownKey[
         obj = obj[seg] as { [key: string]: Json };
       }
       const last = k.path[k.path.length - 1];
-      const v = interestingJsonValue(rng, obj[last] ?? k.sample);
+      const v = k.extremes && rng() < 0.6 ? pick(rng, k.extremes) : interestingJsonValue(rng, obj[last] ?? k.sample);
       obj[last] = v;
       whats.push(`set ${k.path.join('.')}=${shown(v)}`);
     } else if (op === 'delete' && node.parent) {
