@@ -1,5 +1,6 @@
 /**
- * Folding torchvision's FrozenBatchNorm2d into the convolution before it.
+ * Folding torchvision's FrozenBatchNorm2d (and an eval-mode BatchNorm2d, which computes the same
+ * per-channel affine map from its running statistics) into the convolution before it.
  *
  * FrozenBatchNorm2d.forward computes, in float32,
  *   scale = weight * (running_var + eps).rsqrt();  bias = bias - running_mean * scale
@@ -13,6 +14,28 @@ import type { HostTensor } from './graph/tensor.js';
 import type { FrozenBatchNormTensors } from './keys.js';
 
 const f32 = Math.fround;
+
+/**
+ * eps of torch's BatchNorm2d, which torchvision's v2 detectors (and any model built with
+ * `norm_layer=nn.BatchNorm2d`) use: neither layer type stores its eps in the state dict.
+ */
+export const BATCH_NORM_EPS = 1e-5;
+
+/** The two norm layers a torchvision detector's state dict can hold, told apart by their buffers. */
+export type NormLayer = 'FrozenBatchNorm2d' | 'BatchNorm2d';
+
+/**
+ * Which norm layer sits at `module`: BatchNorm2d saves `num_batches_tracked`, FrozenBatchNorm2d
+ * does not (it even drops the key when loading one).
+ */
+export function normLayerAt(has: (key: string) => boolean, module: string): NormLayer {
+  return has(`${module}.num_batches_tracked`) ? 'BatchNorm2d' : 'FrozenBatchNorm2d';
+}
+
+/** eps of the norm layer at `module`: 1e-5 for a BatchNorm2d, `frozenEps` for a FrozenBatchNorm2d. */
+export function normEpsAt(has: (key: string) => boolean, module: string, frozenEps: number): number {
+  return normLayerAt(has, module) === 'BatchNorm2d' ? BATCH_NORM_EPS : frozenEps;
+}
 
 /** A convolution with its batch norm folded in: weight [Cout, Cin/g, kH, kW], bias [Cout]. */
 export interface FoldedConv {

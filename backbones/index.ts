@@ -9,7 +9,10 @@ export {
 } from './backbone.js';
 export { type ResNetFpnBackbone, type ResNetFpnOptions, buildResNetFpn, describe as describeResNetLayout } from './resnetFpn.js';
 export { type ResNetBlock, type ResNetDescription, describeResNet, resnetArchs } from './resnet.js';
-export { type FoldedConv, foldFrozenBatchNorm, frozenBatchNormScale, scaledWeight } from './frozenBatchNorm.js';
+export {
+  BATCH_NORM_EPS, type FoldedConv, type NormLayer, foldFrozenBatchNorm, frozenBatchNormScale, normEpsAt, normLayerAt, scaledWeight,
+} from './frozenBatchNorm.js';
+export { type ConvNormKeys, convNorm, hasNorm } from './convNorm.js';
 export { BackboneWeights, StateDictError, findBackbonePrefix, fpnKeys } from './keys.js';
 export {
   type BackboneBuildOptions, type BackboneFactory, type OnnxBackboneOptions, BackboneRegistry, createBackboneRegistry,

@@ -9,7 +9,7 @@
  */
 import type { GraphBuilder, Value } from './graph/builder.js';
 import { BackboneError } from './backbone.js';
-import { frozenBatchNormScale, scaledWeight } from './frozenBatchNorm.js';
+import { type NormLayer, frozenBatchNormScale, normEpsAt, normLayerAt, scaledWeight } from './frozenBatchNorm.js';
 import { type BackboneWeights, resnetKeys } from './keys.js';
 
 export type ResNetBlock = 'BasicBlock' | 'Bottleneck';
@@ -31,6 +31,11 @@ export interface ResNetDescription {
   stemChannels: number;
   /** Output channels of layer1..4, the FPN's in_channels_list. */
   layerChannels: number[];
+  /**
+   * The body's norm layer: FrozenBatchNorm2d (v1 detectors) or BatchNorm2d (v2, eps 1e-5), read
+   * from the stem's buffers.
+   */
+  norm: NormLayer;
 }
 
 /** torchvision's builders: [name, block, layers, groups, widthPerGroup]. */
@@ -86,14 +91,18 @@ export function describeResNet(weights: BackboneWeights): ResNetDescription {
   return {
     arch: match && standard ? match[0] : 'custom',
     block, layers, depth, groups, widthPerGroup, stemChannels: stem.shape[0], layerChannels,
+    norm: normLayerAt((k) => weights.has(k), resnetKeys.stemBn),
   };
 }
 
-/** Adds a convolution with its FrozenBatchNorm2d folded in; `conv` and `bn` are key stems. */
+/**
+ * Adds a convolution with its norm folded in; `conv` and `bn` are key stems. `eps` is the
+ * FrozenBatchNorm2d's; a BatchNorm2d (it saves `num_batches_tracked`) uses its own 1e-5.
+ */
 function convBn(g: GraphBuilder, weights: BackboneWeights, x: Value, conv: string, bn: string, eps: number,
   shape: readonly number[], opts: { stride?: number; pad?: number; group?: number } = {}): Value {
   const w = weights.get(`${conv}.weight`, shape);
-  const { scale, shift } = frozenBatchNormScale(weights.frozenBatchNorm(bn, w.shape[0]), eps);
+  const { scale, shift } = frozenBatchNormScale(weights.frozenBatchNorm(bn, w.shape[0]), normEpsAt((k) => weights.has(k), bn, eps));
   const p = opts.pad ?? 0;
   const s = opts.stride ?? 1;
   const weight = g.computedInitializer(`${conv}.weight`, w.shape, scaledWeight(w, scale));

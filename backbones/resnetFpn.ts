@@ -6,7 +6,7 @@
 import { GraphBuilder, type OnnxNetwork, onnxNetwork } from './graph/builder.js';
 import type { StateDict } from './graph/tensor.js';
 import { type Backbone, BackboneError, torchvisionFpnLevels } from './backbone.js';
-import { featurePyramidNetwork, fpnChannels } from './fpn.js';
+import { featurePyramidNetwork, fpnChannels, fpnHasNorm } from './fpn.js';
 import { BackboneWeights, findBackbonePrefix } from './keys.js';
 import { type ResNetDescription, describeResNet, resnetArchs, resnetBody } from './resnet.js';
 
@@ -27,7 +27,13 @@ export interface ResNetFpnOptions {
  * `model` streams to a file without it (`serializeModelToFile`).
  */
 export interface ResNetFpnBackbone extends Backbone, OnnxNetwork {
-  readonly description: ResNetDescription & { fpnChannels: number; eps: number };
+  readonly description: ResNetDescription & {
+    fpnChannels: number;
+    /** The FrozenBatchNorm2d eps (BatchNorm2d layers use 1e-5 whatever it is). */
+    eps: number;
+    /** Whether the FPN's convolutions carry a norm layer (torchvision's v2 detectors). */
+    fpnNorm: boolean;
+  };
 }
 
 /**
@@ -54,10 +60,11 @@ export function buildResNetFpn(stateDict: StateDict, options: ResNetFpnOptions):
   const g = new GraphBuilder(`${description.arch}_fpn`);
   const images = g.input('images', 'float32', ['N', 3, 'H', 'W']);
   const body = resnetBody(g, weights, description, images, options.eps);
-  const pyramid = featurePyramidNetwork(g, weights, body, description.layerChannels);
+  const pyramid = featurePyramidNetwork(g, weights, body, description.layerChannels, options.eps);
+  const fpnNorm = fpnHasNorm(weights);
   levels.forEach((level, i) => g.output(pyramid[i], level.name, 'float32', ['N', channels, `H/${level.stride}`, `W/${level.stride}`]));
-  const model = g.toModel({ docString: `torchvision 0.14 resnet_fpn_backbone: ${describe(description)}, FrozenBatchNorm2d eps ${options.eps}` });
-  return onnxNetwork(model, { inputName: 'images', levels, sizeDivisible: 32, description: { ...description, fpnChannels: channels, eps: options.eps } });
+  const model = g.toModel({ docString: `torchvision 0.14 resnet_fpn_backbone: ${describe(description)}, ${description.norm === 'BatchNorm2d' ? 'BatchNorm2d eps 1e-5' : `FrozenBatchNorm2d eps ${options.eps}`}${fpnNorm ? ', FPN with BatchNorm2d' : ''}` });
+  return onnxNetwork(model, { inputName: 'images', levels, sizeDivisible: 32, description: { ...description, fpnChannels: channels, eps: options.eps, fpnNorm } });
 }
 
 /** "resnet50 (Bottleneck [3, 4, 6, 3], groups 1, width per group 64)". */

@@ -1,12 +1,13 @@
 /**
  * The mask head network of Mask R-CNN (torchvision MaskRCNNHeads + MaskRCNNPredictor) as an ONNX
- * graph: conv3x3 + ReLU layers, ConvTranspose 2x2 stride 2 + ReLU, 1x1 conv to per-class logits;
+ * graph: conv3x3 (+ BatchNorm2d in v2, folded) + ReLU layers, ConvTranspose 2x2 stride 2 + ReLU, 1x1 conv to per-class logits;
  * then, as torchvision's maskrcnn_inference, sigmoid and the channel of each RoI's predicted label.
  * Selecting in the graph returns K*M*M values instead of K*L*M*M.
  *
  * K: RoIs, C: channels, S: pooled size (14), M = 2S: mask size (28), L: classes.
  */
 import { GraphBuilder, type OnnxNetwork, type StateDict, type Value, onnxNetwork, requireWeight, StateDictError } from '../backbones/graph/index.js';
+import { convNorm } from '../backbones/convNorm.js';
 import type { HeadBuildOptions } from './boxHead.js';
 import { addMultiScaleRoiAlign } from './pooler.js';
 
@@ -49,8 +50,10 @@ export function buildMaskHead(sd: StateDict, inChannels: number, options: HeadBu
     const weight = requireWeight(sd, [`${key}.weight`], [-1, channels, 3, 3]);
     const out = weight.shape[0];
     const dilation = 1; // torchvision's MaskRCNNHeads default
-    t = g.relu(g.conv(t, g.initializer(`${key}.weight`, weight), g.initializer(`${key}.bias`, requireWeight(sd, [`${key}.bias`], [out])),
-      { pads: [dilation, dilation, dilation, dilation], dilations: [dilation, dilation] }));
+    // v2 (norm_layer=BatchNorm2d): `mask_head.{i}.0` bias-free, `mask_head.{i}.1` its BatchNorm, folded
+    const norm = key.endsWith('.0') ? `${key.slice(0, -2)}.1` : undefined;
+    t = g.relu(convNorm(g, sd, t, { weight: [`${key}.weight`], bias: [`${key}.bias`], norm, name: key }, weight.shape, 0,
+      { pads: [dilation, dilation, dilation, dilation], dilations: [dilation, dilation] }).value);
     channels = out;
   }
   const up = `${prefix}mask_predictor.conv5_mask`;

@@ -11,7 +11,7 @@ import { buildMaskHead } from '../../heads/maskHead.js';
 import { buildRpnHead } from '../../heads/rpnHead.js';
 import { loadCheckpoint } from '../checkpoint/index.js';
 import { type DetectorConfigOverrides, resolveConfig } from '../config.js';
-import { FORMAT_NAME, FORMAT_VERSION, type Manifest, ModelPackageError, writeModelPackage } from '../modelPackage/index.js';
+import { type DetectorVariant, FORMAT_NAME, FORMAT_VERSION, type Manifest, ModelPackageError, writeModelPackage } from '../modelPackage/index.js';
 import { validateConfig } from '../modelPackage/configSchema.js';
 import { checkConfigAgainstLevels } from '../modelPackage/networks.js';
 import { readClassesFile, resolveClasses } from './classes.js';
@@ -48,7 +48,40 @@ export interface ConvertSummary {
   architecture: string;
   parameters: number;
   eps: number;
+  /** torchvision's v1 or v2 layout (see `DetectorVariant`). */
+  variant: DetectorVariant;
+  /** e.g. 'Mask R-CNN v2, ResNet-50-FPN'. */
+  family: string;
   files: Array<{ path: string; bytes: number }>;
+}
+
+/**
+ * Tells torchvision's two detector layouts apart from what the weights hold. 'v1'
+ * (`maskrcnn_resnet50_fpn`): FrozenBatchNorm2d body, FPN convolutions with bias, one-conv RPN head,
+ * TwoMLPHead. 'v2' (`maskrcnn_resnet50_fpn_v2`): BatchNorm2d body and FPN, two-conv RPN head,
+ * FastRCNNConvFCHead, BatchNorm2d mask head. 'mixed': any other combination (a custom build),
+ * converted as its parts say.
+ */
+export function detectorVariant(
+  backbone: { norm: 'FrozenBatchNorm2d' | 'BatchNorm2d'; fpnNorm: boolean }, rpnConvDepth: number, boxHeadKind: 'mlp' | 'conv',
+): DetectorVariant {
+  if (backbone.norm === 'FrozenBatchNorm2d' && !backbone.fpnNorm && rpnConvDepth === 1 && boxHeadKind === 'mlp') return 'v1';
+  if (backbone.norm === 'BatchNorm2d' && backbone.fpnNorm && rpnConvDepth === 2 && boxHeadKind === 'conv') return 'v2';
+  return 'mixed';
+}
+
+/** torchvision's builder names as the papers write them. */
+const ARCH_NAMES: Record<string, string> = {
+  resnet18: 'ResNet-18', resnet34: 'ResNet-34', resnet50: 'ResNet-50', resnet101: 'ResNet-101', resnet152: 'ResNet-152',
+  resnext50_32x4d: 'ResNeXt-50 32x4d', resnext101_32x8d: 'ResNeXt-101 32x8d', resnext101_64x4d: 'ResNeXt-101 64x4d',
+  wide_resnet50_2: 'Wide ResNet-50-2', wide_resnet101_2: 'Wide ResNet-101-2',
+};
+
+/** "Mask R-CNN v2, ResNet-50-FPN", "Faster R-CNN v1, ResNet-18-FPN", "Mask R-CNN (mixed v1/v2 layers), custom ResNet-FPN". */
+export function familyName(isMask: boolean, variant: DetectorVariant, arch: string): string {
+  const detector = isMask ? 'Mask R-CNN' : 'Faster R-CNN';
+  const backbone = ARCH_NAMES[arch] ? `${ARCH_NAMES[arch]}-FPN` : 'custom ResNet-FPN';
+  return `${detector} ${variant === 'mixed' ? '(mixed v1/v2 layers)' : variant}, ${backbone}`;
 }
 
 /**
@@ -95,6 +128,8 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
   const levels = backbone.levels.filter((l) => config.levelMapper.featureNames.includes(l.name));
   const boxHead = buildBoxHead(sd, channels, { pooler: { levels, samplingRatio: config.roiHeads.samplingRatio } });
   const isMask = sd.has('roi_heads.mask_predictor.mask_fcn_logits.weight');
+  const variant = detectorVariant(backbone.description, rpnHead.convDepth, boxHead.kind);
+  const family = familyName(isMask, variant, backbone.description.arch);
   const maskHead = isMask
     ? buildMaskHead(sd, channels, { pooler: { levels, samplingRatio: config.mask.samplingRatio, outputSize: config.mask.poolerOutputSize } })
     : undefined;
@@ -102,17 +137,19 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
   const classes = resolveClasses(boxHead.numClasses, given, options.classes ?? checkpointPath);
   const pooledSize = options.config?.roiHeads?.poolerOutputSize;
   if (pooledSize !== undefined && pooledSize !== boxHead.pooledSize) {
-    throw new ModelPackageError(checkpointPath, `conversion option 'config.roiHeads.poolerOutputSize' is ${pooledSize}, but the box head was trained on ${boxHead.pooledSize} x ${boxHead.pooledSize} RoIs ('roi_heads.box_head.fc6.weight'): leave it out`);
+    const fc = boxHead.kind === 'mlp' ? 'roi_heads.box_head.fc6.weight' : `roi_heads.box_head.${boxHead.convLayers + 1}.weight`;
+    throw new ModelPackageError(checkpointPath, `conversion option 'config.roiHeads.poolerOutputSize' is ${pooledSize}, but the ${family} box head was trained on ${boxHead.pooledSize} x ${boxHead.pooledSize} RoIs ('${fc}'): leave it out`);
   }
 
   const manifest = writeModelPackage(options.out, {
     format: FORMAT_NAME,
     formatVersion: FORMAT_VERSION,
     architecture: isMask ? 'maskrcnn' : 'fasterrcnn',
+    variant,
     backbone: { kind: 'resnet-fpn', arch: backbone.description.arch, frozenBnEps: eps, levels: [...backbone.levels] },
     classes,
     config: { ...options.config, roiHeads: { ...options.config?.roiHeads, poolerOutputSize: boxHead.pooledSize } },
-    source: { checkpoint: name, ...(options.sourceUrl ? { url: options.sourceUrl } : {}), converter: 'resdet 0.1.0', parameters: countParameters(sd) },
+    source: { checkpoint: name, ...(options.sourceUrl ? { url: options.sourceUrl } : {}), family, converter: 'resdet 0.1.0', parameters: countParameters(sd) },
   }, { backbone: backbone.model, rpnHead: rpnHead.model, boxHead: boxHead.model, maskHead: maskHead?.model }, { overwrite: options.force });
 
   const d = backbone.description;
@@ -121,6 +158,8 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
     architecture: `${isMask ? 'Mask' : 'Faster'} R-CNN, ${d.arch} (${d.block} [${d.layers.join(', ')}], groups ${d.groups}, width/group ${d.widthPerGroup}) + FPN ${channels}`,
     parameters: countParameters(sd),
     eps,
+    variant,
+    family,
     files: Object.values(manifest.files).map((f) => ({ path: f.path, bytes: f.bytes })),
   };
 }

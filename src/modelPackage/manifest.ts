@@ -44,11 +44,22 @@ export interface ManifestBackbone {
   levels: ManifestLevel[];
 }
 
+/**
+ * torchvision's detector layout the networks were built from: 'v1' (`maskrcnn_resnet50_fpn`:
+ * FrozenBatchNorm2d body, plain FPN, one-conv RPN head, TwoMLPHead), 'v2'
+ * (`maskrcnn_resnet50_fpn_v2`: BatchNorm2d body and FPN, two-conv RPN head, FastRCNNConvFCHead,
+ * BatchNorm2d mask head), 'mixed' for other combinations. Informative: the ONNX files hold it all.
+ */
+export type DetectorVariant = 'v1' | 'v2' | 'mixed';
+export const DETECTOR_VARIANTS: readonly DetectorVariant[] = ['v1', 'v2', 'mixed'];
+
 export interface Manifest {
   format: typeof FORMAT_NAME;
   formatVersion: number;
   /** 'maskrcnn' when a mask head is present, 'fasterrcnn' otherwise. */
   architecture: 'fasterrcnn' | 'maskrcnn';
+  /** torchvision's v1 or v2 layout; absent in packages written before it was recorded. */
+  variant?: DetectorVariant;
   backbone: ManifestBackbone;
   /** Class names by label; index 0 is the background. */
   classes: string[];

@@ -4,7 +4,7 @@
  */
 import { ResdetError } from '../../postprocess/errors.js';
 import { validateConfig, show } from './configSchema.js';
-import { FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, type Manifest } from './manifest.js';
+import { DETECTOR_VARIANTS, FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, type Manifest } from './manifest.js';
 
 /** A model package that cannot be used: names the package (or file) and the field at fault. */
 export class ModelPackageError extends ResdetError {
@@ -41,7 +41,7 @@ export function jsonFailure(e: unknown): string {
   return position === undefined ? 'is not valid JSON' : `is not valid JSON (at position ${position})`;
 }
 
-const TOP_LEVEL_KEYS = ['format', 'formatVersion', 'architecture', 'backbone', 'classes', 'config', 'files', 'source'];
+const TOP_LEVEL_KEYS = ['format', 'formatVersion', 'architecture', 'variant', 'backbone', 'classes', 'config', 'files', 'source'];
 const BACKBONE_KEYS = ['kind', 'arch', 'frozenBnEps', 'levels'];
 const LEVEL_KEYS = ['name', 'stride', 'channels'];
 const FILE_KEYS = ['path', 'sha256', 'bytes'];
@@ -64,6 +64,9 @@ export function validateManifest(value: unknown, where: string): Manifest {
   }
   if (value.architecture !== 'fasterrcnn' && value.architecture !== 'maskrcnn') {
     fail('architecture', `must be 'fasterrcnn' or 'maskrcnn', found ${show(value.architecture)}`);
+  }
+  if (value.variant !== undefined && !DETECTOR_VARIANTS.includes(value.variant as never)) {
+    fail('variant', `must be one of ${DETECTOR_VARIANTS.map((v) => `'${v}'`).join(', ')}, found ${show(value.variant)}`);
   }
   validateBackbone(value.backbone, fail, known);
   const classes = value.classes;

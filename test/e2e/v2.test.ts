@@ -1,0 +1,84 @@
+import { expect } from 'chai';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildResNetFpn } from '../../backbones/index.js';
+import { loadCheckpoint } from '../../src/checkpoint/index.js';
+import { type BinaryMask, convertCheckpoint, fullImageMask, loadModel } from '../../src/index.js';
+import { relativeMaxDiff, runOnnx } from '../backbones/helpers.js';
+import { type FlatDetections, matchDetections } from '../helpers/matching.js';
+import { torchReference } from '../helpers/reference.js';
+import { getFloat32, getInt, getShape } from '../helpers/tensorArchive.js';
+
+/**
+ * torchvision 0.14's v2 detectors (maskrcnn_resnet50_fpn_v2, fasterrcnn_resnet50_fpn_v2): BatchNorm2d
+ * in the body, the FPN, the conv box head and the mask head, a two-conv RPN head. Seeded random,
+ * calibrated weights from test/reference/v2_cases.py.
+ */
+const cases = [
+  { name: 'mask-v2', family: 'Mask R-CNN v2, ResNet-50-FPN' },
+  { name: 'faster-v2', family: 'Faster R-CNN v2, ResNet-50-FPN' },
+];
+
+describe('torchvision v2 Faster / Mask R-CNN converted and detecting as torchvision does', () => {
+  const work = mkdtempSync(join(tmpdir(), 'resdet-v2-'));
+  for (const { name, family } of cases) {
+    it(`${name}: the pyramid of BatchNorm2d body + FPN equals torchvision's on every level`, async () => {
+      const ref = torchReference('v2_cases', [name]);
+      const sd = await loadCheckpoint(join(ref.folder, `${name}.pth`));
+      const backbone = buildResNetFpn(sd, { eps: 0 }); // eps 0 is FrozenBatchNorm2d's: every layer here is a BatchNorm2d (1e-5)
+      expect(backbone.description).to.include({ arch: 'resnet50', norm: 'BatchNorm2d', fpnNorm: true });
+      const names = backbone.levels.map((l) => l.name);
+      const out = await runOnnx(backbone.onnx, backbone.inputName, getFloat32(ref, 'pyramid/input'), getShape(ref, 'pyramid/input'), names);
+      const diffs = names.map((level) => {
+        expect(out.get(level)!.dims, `level ${level} shape`).to.deep.equal(getShape(ref, `pyramid/${level}`));
+        const d = relativeMaxDiff(getFloat32(ref, `pyramid/${level}`), out.get(level)!.data);
+        expect(d, `level ${level}`).to.be.at.most(1e-4);
+        return `${level} ${d.toExponential(1)}`;
+      });
+      console.log(`      ${name} pyramid (max diff / max): ${diffs.join(', ')}`);
+    });
+
+    it(`${name}: converted as '${family}', every detection matched both ways (label, box IoU >= 0.99, |score diff| <= 1e-3, mask IoU >= 0.98)`, async () => {
+      const ref = torchReference('v2_cases', [name]);
+      const meta = ref.meta as { minSize: number; maxSize: number; images: number; arch: string };
+      const out = join(work, name);
+      const summary = await convertCheckpoint(join(ref.folder, `${name}.pth`), { out, config: { transform: { minSize: meta.minSize, maxSize: meta.maxSize } } });
+      expect(summary.variant).to.equal('v2');
+      expect(summary.family).to.equal(family);
+      const written = JSON.parse(readFileSync(join(out, 'resdet.json'), 'utf8')) as { variant: string; source: Record<string, unknown> };
+      expect(written.variant).to.equal('v2');
+      expect(written.source.family).to.equal(family);
+      const model = await loadModel(out, { threads: 2 });
+      try {
+        for (let i = 0; i < meta.images; i++) {
+          const result = await model.detect(join(ref.folder, `image${i}.png`), { masks: 'binary', scoreThreshold: 0 });
+          const expected: FlatDetections = {
+            boxes: getFloat32(ref, `image${i}/boxes`),
+            scores: getFloat32(ref, `image${i}/scores`),
+            labels: getInt(ref, `image${i}/labels`),
+          };
+          if (meta.arch === 'mask') {
+            const [d, h, w] = getShape(ref, `image${i}/masks`);
+            const all = ref.tensors.get(`image${i}/masks`)!.data as Uint8Array;
+            expected.masks = Array.from({ length: d }, (_, k) => all.subarray(k * h * w, (k + 1) * h * w));
+          }
+          const ours: FlatDetections = {
+            boxes: result.detections.flatMap((d) => d.box),
+            scores: result.detections.map((d) => d.score),
+            labels: result.detections.map((d) => d.label),
+            masks: meta.arch === 'mask' ? result.detections.map((d) => fullImageMask(d.mask as BinaryMask)) : undefined,
+          };
+          const r = matchDetections(ours, expected);
+          console.log(`      ${name} image${i} ${result.width}x${result.height}: ${expected.scores.length} torchvision / ${ours.scores.length} ours; matched ${(r.recall * 100).toFixed(1)}% / ${(r.precision * 100).toFixed(1)}%, worst box IoU ${r.worstBoxIou.toFixed(5)}, worst score diff ${r.worstScoreDiff.toExponential(1)}${r.maskPairs ? `, masks ${r.maskMatched}/${r.maskPairs} (worst IoU ${r.worstMaskIou.toFixed(4)})` : ''}`);
+          expect(expected.scores.length, 'torchvision found detections').to.be.above(0);
+          expect(r.recall, 'torchvision detections matched by ours').to.equal(1);
+          expect(r.precision, 'our detections matched by torchvision').to.equal(1);
+          expect(r.maskMatched).to.equal(r.maskPairs);
+        }
+      } finally {
+        await model.release();
+      }
+    });
+  }
+});
