@@ -19,7 +19,8 @@ the platform's cache folder), resuming an interrupted download; torchvision's fi
   --classes <file>   class names: one per line, or a JSON array / {id: name}
                      (default: COCO's 91 for 91-class checkpoints)
   --arch <name>      expected backbone, e.g. resnet50; the weights decide, this only checks
-  --eps <e>          FrozenBatchNorm eps (default 0 for torchvision's *_fpn_coco-*.pth, else 1e-5)
+  --eps <e>          FrozenBatchNorm eps (default from the content: 0 for torchvision's COCO_V1 files,
+                     known by sha256 or name; BatchNorm2d bodies use 1e-5; else 1e-5)
   --max-memory <MiB> memory the reader may use beyond the file's own tensor bytes (expanded
                      views, conversions), for a trusted file (default max(256, 4 x file size))
   --force            replace an existing package`;
@@ -67,5 +68,5 @@ export async function convertCommand(argv: string[]): Promise<void> {
   const s = await convertCheckpoint(checkpoint, { out: values.out, classes: values.classes, arch: values.arch, eps, force: values.force, ...source, ...(maxMemory ? { maxMaterializedBytes: Math.round(maxMemory * 2 ** 20) } : {}) });
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
   const files = s.files.map((f) => `${f.path} ${mb(f.bytes)}`).join(', ');
-  console.log(`${s.family}: ${s.architecture}; ${(s.parameters / 1e6).toFixed(1)}M parameters; ${s.manifest.classes.length} classes; eps ${s.eps} -> ${values.out} (${files}) in ${seconds} s`);
+  console.log(`${s.family}: ${s.architecture}; ${(s.parameters / 1e6).toFixed(1)}M parameters; ${s.manifest.classes.length} classes; eps ${s.eps} (${s.epsReason}) -> ${values.out} (${files}) in ${seconds} s`);
 }

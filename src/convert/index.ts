@@ -4,7 +4,7 @@
  * the weights, and writes the package atomically.
  */
 import { basename } from 'node:path';
-import { buildResNetFpn } from '../../backbones/index.js';
+import { buildResNetFpn, findBackbonePrefix } from '../../backbones/index.js';
 import { type StateDict, numel } from '../../backbones/graph/index.js';
 import { buildBoxHead } from '../../heads/boxHead.js';
 import { buildMaskHead } from '../../heads/maskHead.js';
@@ -15,6 +15,9 @@ import { type DetectorVariant, FORMAT_NAME, FORMAT_VERSION, type Manifest, Model
 import { validateConfig } from '../modelPackage/configSchema.js';
 import { checkConfigAgainstLevels } from '../modelPackage/networks.js';
 import { readClassesFile, resolveClasses } from './classes.js';
+import { decideFrozenBnEps } from './eps.js';
+
+export { type EpsDecision, decideFrozenBnEps, defaultEps } from './eps.js';
 
 export interface ConvertOptions {
   /** Package folder to write. */
@@ -23,7 +26,10 @@ export interface ConvertOptions {
   classes?: string;
   /** Expected backbone ('resnet50', ...): checked against the weights, which decide the layout. */
   arch?: string;
-  /** FrozenBatchNorm eps; default 0.0 for torchvision's published COCO_V1 files, 1e-5 otherwise. */
+  /**
+   * FrozenBatchNorm eps; by default decided from the content (see eps.ts): 0.0 for torchvision's
+   * published COCO_V1 files (by sha256, or failing that by name), 1e-5 otherwise.
+   */
   eps?: number;
   /** Replace an existing package. */
   force?: boolean;
@@ -48,6 +54,8 @@ export interface ConvertSummary {
   architecture: string;
   parameters: number;
   eps: number;
+  /** Why that eps (content, name, default or --eps), also in resdet.json's `source.frozenBnEpsReason`. */
+  epsReason: string;
   /** torchvision's v1 or v2 layout (see `DetectorVariant`). */
   variant: DetectorVariant;
   /** e.g. 'Mask R-CNN v2, ResNet-50-FPN'. */
@@ -84,17 +92,6 @@ export function familyName(isMask: boolean, variant: DetectorVariant, arch: stri
   return `${detector} ${variant === 'mixed' ? '(mixed v1/v2 layers)' : variant}, ${backbone}`;
 }
 
-/**
- * torchvision's published v1 COCO checkpoints, whose builders set FrozenBatchNorm eps to 0.0
- * (`overwrite_eps`): e.g. maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth.
- */
-const TORCHVISION_V1_COCO = /^(fasterrcnn|maskrcnn|keypointrcnn)_resnet50_fpn_coco-[0-9a-f]+\.pth$/;
-
-/** The FrozenBatchNorm eps torchvision would use for this file. */
-export function defaultEps(checkpointPath: string): number {
-  return TORCHVISION_V1_COCO.test(basename(checkpointPath)) ? 0.0 : 1e-5;
-}
-
 function countParameters(sd: StateDict): number {
   let n = 0;
   for (const [key, t] of sd) if (t.dtype === 'float32' && !key.endsWith('num_batches_tracked')) n += numel(t.shape);
@@ -109,7 +106,7 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
     throw new ModelPackageError(checkpointPath, `not a torchvision Faster/Mask R-CNN state dict: no 'roi_heads.box_predictor.cls_score.weight' (keys start ${sample}${sd.size > 3 ? ', ...' : ''})`);
   }
   const name = options.sourceName ?? basename(checkpointPath);
-  const eps = options.eps ?? defaultEps(name);
+  const { eps, reason: epsReason } = decideFrozenBnEps(sd, checkpointPath, findBackbonePrefix(sd), name, options.eps);
   // The networks are built as unserialized models, which only reference the checkpoint's arrays
   // (folded FrozenBN weights are computed chunk by chunk while written), and the writer streams
   // each one to its file: memory holds the checkpoint, never a serialized network.
@@ -149,7 +146,7 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
     backbone: { kind: 'resnet-fpn', arch: backbone.description.arch, frozenBnEps: eps, levels: [...backbone.levels] },
     classes,
     config: { ...options.config, roiHeads: { ...options.config?.roiHeads, poolerOutputSize: boxHead.pooledSize } },
-    source: { checkpoint: name, ...(options.sourceUrl ? { url: options.sourceUrl } : {}), family, converter: 'resdet 0.1.0', parameters: countParameters(sd) },
+    source: { checkpoint: name, ...(options.sourceUrl ? { url: options.sourceUrl } : {}), family, frozenBnEpsReason: epsReason, converter: 'resdet 0.1.0', parameters: countParameters(sd) },
   }, { backbone: backbone.model, rpnHead: rpnHead.model, boxHead: boxHead.model, maskHead: maskHead?.model }, { overwrite: options.force });
 
   const d = backbone.description;
@@ -158,6 +155,7 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
     architecture: `${isMask ? 'Mask' : 'Faster'} R-CNN, ${d.arch} (${d.block} [${d.layers.join(', ')}], groups ${d.groups}, width/group ${d.widthPerGroup}) + FPN ${channels}`,
     parameters: countParameters(sd),
     eps,
+    epsReason,
     variant,
     family,
     files: Object.values(manifest.files).map((f) => ({ path: f.path, bytes: f.bytes })),
