@@ -1,13 +1,16 @@
-/** `resdet convert <checkpoint|url> --out <dir> [--classes F] [--arch A] [--eps E] [--force]` */
+/** `resdet convert <checkpoint|url> --out <dir> [--classes F] [--arch A] [--eps E] [--resize-rule R] [--force]` */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type ResizeScaleRule } from '../config.js';
 import { convertCheckpoint } from '../convert/index.js';
 import { downloadCheckpoint } from '../download/checkpoint.js';
 import { progressReporter } from '../download/progressBar.js';
 import { ModelPackageError } from '../modelPackage/index.js';
 import { isModelUrl } from '../modelPackage/remote.js';
 import { UsageError } from './usage.js';
+
+const RESIZE_RULES: readonly ResizeScaleRule[] = ['torchvision-0.14', 'float64'];
 
 export const convertUsage = `resdet convert <checkpoint.pth|.safetensors|url> --out <dir> [options]
 
@@ -23,6 +26,9 @@ the platform's cache folder), resuming an interrupted download; torchvision's fi
                      known by sha256 or name; BatchNorm2d bodies use 1e-5; else 1e-5)
   --max-memory <MiB> memory the reader may use beyond the file's own tensor bytes (expanded
                      views, conversions), for a trusted file (default max(256, 4 x file size))
+  --resize-rule <r>  how the resize scale is computed: torchvision-0.14 (default: in float32,
+                     427x640 -> 799x1199, as the reference) or float64 (newer torchvision's,
+                     427x640 -> 800x1199); stored as config.transform.resizeScaleRule
   --force            replace an existing package`;
 
 function mb(bytes: number): string {
@@ -40,6 +46,7 @@ export async function convertCommand(argv: string[]): Promise<void> {
       eps: { type: 'string' },
       force: { type: 'boolean', default: false },
       'max-memory': { type: 'string' },
+      'resize-rule': { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('convert takes one checkpoint file or URL', convertUsage);
@@ -48,6 +55,12 @@ export async function convertCommand(argv: string[]): Promise<void> {
   if (eps !== undefined && !(eps >= 0)) throw new UsageError(`--eps must be a number >= 0, got '${values.eps}'`, convertUsage);
   const maxMemory = values['max-memory'] === undefined ? undefined : Number(values['max-memory']);
   if (maxMemory !== undefined && !(maxMemory > 0 && maxMemory <= 2 ** 40)) throw new UsageError(`--max-memory must be a number of MiB > 0, got '${values['max-memory']}'`, convertUsage);
+  const resizeRule = values['resize-rule'];
+  if (resizeRule !== undefined && !(RESIZE_RULES as readonly string[]).includes(resizeRule)) {
+    throw new UsageError(`--resize-rule must be ${RESIZE_RULES.join(' or ')}, got '${resizeRule}'`, convertUsage);
+  }
+  // Written to the package only when given: resolveConfig's default is 0.14's rule.
+  const config = resizeRule ? { transform: { resizeScaleRule: resizeRule as ResizeScaleRule } } : undefined;
   let checkpoint = positionals[0];
   let source: { sourceName?: string; sourceUrl?: string } = {};
   if (isModelUrl(checkpoint)) {
@@ -65,7 +78,7 @@ export async function convertCommand(argv: string[]): Promise<void> {
     checkpoint = download.path;
   }
   const t0 = performance.now();
-  const s = await convertCheckpoint(checkpoint, { out: values.out, classes: values.classes, arch: values.arch, eps, force: values.force, ...source, ...(maxMemory ? { maxMaterializedBytes: Math.round(maxMemory * 2 ** 20) } : {}) });
+  const s = await convertCheckpoint(checkpoint, { out: values.out, classes: values.classes, arch: values.arch, eps, force: values.force, config, ...source, ...(maxMemory ? { maxMaterializedBytes: Math.round(maxMemory * 2 ** 20) } : {}) });
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
   const files = s.files.map((f) => `${f.path} ${mb(f.bytes)}`).join(', ');
   console.log(`${s.family}: ${s.architecture}; ${(s.parameters / 1e6).toFixed(1)}M parameters; ${s.manifest.classes.length} classes; eps ${s.eps} (${s.epsReason}) -> ${values.out} (${files}) in ${seconds} s`);
