@@ -65,16 +65,18 @@ export interface ConvertSummary {
 
 /**
  * Tells torchvision's two detector layouts apart from what the weights hold. 'v1'
- * (`maskrcnn_resnet50_fpn`): FrozenBatchNorm2d body, FPN convolutions with bias, one-conv RPN head,
- * TwoMLPHead. 'v2' (`maskrcnn_resnet50_fpn_v2`): BatchNorm2d body and FPN, two-conv RPN head,
- * FastRCNNConvFCHead, BatchNorm2d mask head. 'mixed': any other combination (a custom build),
- * converted as its parts say.
+ * (`maskrcnn_resnet50_fpn`): FrozenBatchNorm2d body (BatchNorm2d when built untrained), FPN
+ * convolutions with bias, one-conv RPN head, TwoMLPHead. 'v2' (`maskrcnn_resnet50_fpn_v2`):
+ * BatchNorm2d body and FPN, two-conv RPN head, FastRCNNConvFCHead, BatchNorm2d mask head. 'mixed':
+ * any other combination of FPN, RPN head and box head (a custom build), converted as its parts say.
  */
 export function detectorVariant(
   backbone: { norm: 'FrozenBatchNorm2d' | 'BatchNorm2d'; fpnNorm: boolean }, rpnConvDepth: number, boxHeadKind: 'mlp' | 'conv',
 ): DetectorVariant {
-  if (backbone.norm === 'FrozenBatchNorm2d' && !backbone.fpnNorm && rpnConvDepth === 1 && boxHeadKind === 'mlp') return 'v1';
-  if (backbone.norm === 'BatchNorm2d' && backbone.fpnNorm && rpnConvDepth === 2 && boxHeadKind === 'conv') return 'v2';
+  // The body's norm does not decide: v1 builders without weights (weights=None, weights_backbone=None)
+  // put BatchNorm2d in the body too; it is folded with its own eps either way.
+  if (!backbone.fpnNorm && rpnConvDepth === 1 && boxHeadKind === 'mlp') return 'v1';
+  if (backbone.fpnNorm && rpnConvDepth === 2 && boxHeadKind === 'conv') return 'v2';
   return 'mixed';
 }
 

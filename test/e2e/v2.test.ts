@@ -3,10 +3,14 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildResNetFpn } from '../../backbones/index.js';
+import { buildBoxHead } from '../../heads/boxHead.js';
+import { buildMaskHead } from '../../heads/maskHead.js';
+import { buildRpnHead } from '../../heads/rpnHead.js';
 import { loadCheckpoint } from '../../src/checkpoint/index.js';
 import { type BinaryMask, convertCheckpoint, fullImageMask, loadModel } from '../../src/index.js';
 import { relativeMaxDiff, runOnnx } from '../backbones/helpers.js';
 import { type FlatDetections, matchDetections } from '../helpers/matching.js';
+import { feed, runOnnx as runHead } from '../helpers/onnx.js';
 import { torchReference } from '../helpers/reference.js';
 import { getFloat32, getInt, getShape } from '../helpers/tensorArchive.js';
 
@@ -37,6 +41,31 @@ describe('torchvision v2 Faster / Mask R-CNN converted and detecting as torchvis
         return `${level} ${d.toExponential(1)}`;
       });
       console.log(`      ${name} pyramid (max diff / max): ${diffs.join(', ')}`);
+    });
+
+    it(`${name}: the two-conv RPN head${name.startsWith('mask') ? ', conv box head and BatchNorm2d mask head' : ' and conv box head'} each equal torchvision's`, async () => {
+      const ref = torchReference('v2_cases', [name]);
+      const sd = await loadCheckpoint(join(ref.folder, `${name}.pth`));
+      const levelNames = ['0', '1', '2', '3', 'pool'];
+      const rpn = buildRpnHead(sd, { levelNames });
+      expect(rpn.convDepth).to.equal(2);
+      const rpnOut = await runHead(rpn.onnx, Object.fromEntries(levelNames.map((l) => [l, feed(ref, `pyramid/${l}`)])));
+      const diffs = [
+        ['rpn objectness', relativeMaxDiff(getFloat32(ref, 'rpn/objectness'), rpnOut.objectness.data as Float32Array)],
+        ['rpn deltas', relativeMaxDiff(getFloat32(ref, 'rpn/deltas'), rpnOut.deltas.data as Float32Array)],
+      ] as Array<[string, number]>;
+      const box = buildBoxHead(sd, 256);
+      expect(box).to.include({ kind: 'conv', convLayers: 4, pooledSize: 7, representationSize: 1024, numClasses: 6 });
+      const boxOut = await runHead(box.onnx, { pooled: feed(ref, 'box/pooled') });
+      diffs.push(['class logits', relativeMaxDiff(getFloat32(ref, 'box/classLogits'), boxOut.classLogits.data as Float32Array)]);
+      diffs.push(['box deltas', relativeMaxDiff(getFloat32(ref, 'box/boxDeltas'), boxOut.boxDeltas.data as Float32Array)]);
+      if (name.startsWith('mask')) {
+        const mask = buildMaskHead(sd, 256);
+        const maskOut = await runHead(mask.onnx, { pooled: feed(ref, 'mask/pooled'), labels: feed(ref, 'mask/labels') });
+        diffs.push(['mask probs', relativeMaxDiff(getFloat32(ref, 'mask/probs'), maskOut.maskProbs.data as Float32Array)]);
+      }
+      console.log(`      ${name} heads (max diff / max): ${diffs.map(([k, d]) => `${k} ${d.toExponential(1)}`).join(', ')}`);
+      for (const [k, d] of diffs) expect(d, k).to.be.below(1e-4);
     });
 
     it(`${name}: converted as '${family}', every detection matched both ways (label, box IoU >= 0.99, |score diff| <= 1e-3, mask IoU >= 0.98)`, async () => {

@@ -2,8 +2,8 @@
 `maskrcnn_resnet50_fpn_v2` and `fasterrcnn_resnet50_fpn_v2` with seeded random weights.
 
 argv: <out> <case>. Writes <case>.pth, the images as PNG, and per image torchvision's boxes, scores,
-labels and (Mask R-CNN) binary masks (> 0.5), plus the pyramid of image0 (pyramid/<level>) for a
-per-level check. The v2 models use BatchNorm2d (eval: running statistics, eps 1e-5) in the ResNet
+labels and (Mask R-CNN) binary masks (> 0.5), plus for image0 the pyramid (pyramid/<level>) and
+each head's inputs and outputs (rpn/, box/, mask/) for per-level and per-head checks. The v2 models use BatchNorm2d (eval: running statistics, eps 1e-5) in the ResNet
 body, every FPN block, the conv box head and the mask head; every one gets non-trivial statistics
 from real activations and seeded random affine terms, and the logits are spread (as
 detect_cases.py does) so that detections are decisive rather than near-tied.
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 from torchvision.models.detection import fasterrcnn_resnet50_fpn_v2, maskrcnn_resnet50_fpn_v2
+from torchvision.models.detection.rpn import concat_box_prediction_layers
 from torchvision.models.resnet import Bottleneck
 
 from scenes import scene
@@ -73,8 +74,29 @@ def main(out, case):
     with torch.no_grad():
         batch, _ = model.transform([images[0]])
         a.put("pyramid/input", batch.tensors)
-        for name, t in model.backbone(batch.tensors).items():
+        features = model.backbone(batch.tensors)
+        for name, t in features.items():
             a.put(f"pyramid/{name}", t)
+        # per-head parity: the RPN head (anchor order), the conv box head on pooled proposals, the
+        # BatchNorm2d mask head on pooled detections
+        objectness, deltas = model.rpn.head(list(features.values()))
+        objectness, deltas = concat_box_prediction_layers(objectness, deltas)
+        a.put("rpn/objectness", objectness.reshape(1, -1))
+        a.put("rpn/deltas", deltas.reshape(1, -1, 4))
+        proposals, _ = model.rpn(batch, features)
+        pooled = model.roi_heads.box_roi_pool(features, [proposals[0][:64]], batch.image_sizes)
+        class_logits, box_deltas = model.roi_heads.box_predictor(model.roi_heads.box_head(pooled))
+        a.put("box/pooled", pooled)
+        a.put("box/classLogits", class_logits)
+        a.put("box/boxDeltas", box_deltas)
+        if arch == "mask":
+            (det,) = model.roi_heads(features, proposals, batch.image_sizes)[0]
+            boxes, labels = det["boxes"][:9], det["labels"][:9]
+            pooled = model.roi_heads.mask_roi_pool(features, [boxes], batch.image_sizes)
+            logits = model.roi_heads.mask_predictor(model.roi_heads.mask_head(pooled))
+            a.put("mask/pooled", pooled)
+            a.put("mask/labels", labels)
+            a.put("mask/probs", logits[torch.arange(len(labels)), labels][:, None].sigmoid())
         for i, img in enumerate(images):
             (res,) = model([img])
             a.put(f"image{i}/boxes", res["boxes"])
