@@ -14,6 +14,8 @@ import {
 } from './types.js';
 
 type SharpModule = typeof sharpFn;
+/** Decode options with defaults filled in; `maxPixelsGiven` when the caller chose the limit. */
+type ResolvedDecodeOptions = Required<DecodeOptions> & { maxPixelsGiven: boolean };
 let sharpModule: Promise<SharpModule | null> | undefined;
 
 /** sharp if it can be loaded on this platform, else null (jimp is used instead). */
@@ -70,6 +72,27 @@ function cmykToRgb(data: Uint8Array, width: number, height: number, channels: nu
   return rgb;
 }
 
+/** Past this many pixels, an image must hold at least one byte of file per {@link BOMB_PIXELS_PER_BYTE} pixels. */
+const BOMB_MIN_PIXELS = 16_000_000;
+/**
+ * Real photos hold well under 20 pixels per byte of JPEG or PNG and flat screenshots a few
+ * hundred at most; a 300 KB PNG of zeros claiming 10000 x 10000 (333 pixels per byte) or a 24 KB
+ * JPEG whose header claims 100 MP would cost gigabytes to decode for nothing.
+ */
+const BOMB_PIXELS_PER_BYTE = 200;
+
+/**
+ * Refuses a large image whose header claims far more pixels than its bytes can describe (a
+ * decompression bomb, or a truncated file that libjpeg would pad with grey). Applies under the
+ * default `maxPixels`; a caller who passes `maxPixels` decides for themselves.
+ */
+function checkNotBomb(width: number, height: number, fileBytes: number, source: string): void {
+  const pixels = width * height;
+  if (pixels > BOMB_MIN_PIXELS && pixels > BOMB_PIXELS_PER_BYTE * fileBytes) {
+    throw new ImageDecodeError(source, `claims ${width}x${height} = ${pixels} pixels from only ${fileBytes} bytes (${Math.round(pixels / fileBytes)} pixels per byte): a decompression bomb or a truncated file, refused before decoding (pass the maxPixels option explicitly to decode it anyway)`);
+  }
+}
+
 function checkSize(width: number, height: number, maxPixels: number, source: string): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new ImageDecodeError(source, `invalid image size ${width}x${height}`);
@@ -103,7 +126,7 @@ function sharpDecoderName(sharp: SharpModule, format: string | undefined): strin
  * 16-bit images keep their high byte (v >> 8, as libvips and browsers do); PIL's convert('RGB')
  * clips them at 255 instead, which no model was trained on.
  */
-async function decodeWithSharp(sharp: SharpModule, bytes: Uint8Array, source: string, options: Required<DecodeOptions>): Promise<DecodedImage> {
+async function decodeWithSharp(sharp: SharpModule, bytes: Uint8Array, source: string, options: ResolvedDecodeOptions): Promise<DecodedImage> {
   let meta;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
@@ -112,8 +135,9 @@ async function decodeWithSharp(sharp: SharpModule, bytes: Uint8Array, source: st
     if (/unsupported image format/i.test((e as Error).message)) return decodeWithJimp(bytes, source, options);
     throw new ImageDecodeError(source, `not a readable image (${(e as Error).message})`);
   }
-  // The limit is checked on the header, before any pixel is decoded.
+  // The limits are checked on the header, before any pixel is decoded.
   checkSize(meta.width ?? 0, meta.height ?? 0, options.maxPixels, source);
+  if (!options.maxPixelsGiven) checkNotBomb(meta.width ?? 0, meta.height ?? 0, bytes.byteLength, source);
   const cmyk = meta.space === 'cmyk' && meta.depth === 'uchar';
   try {
     let pipeline = sharp(bytes, { limitInputPixels: false, failOn: 'truncated' });
@@ -133,7 +157,7 @@ async function decodeWithSharp(sharp: SharpModule, bytes: Uint8Array, source: st
   }
 }
 
-async function decodeWithJimp(bytes: Uint8Array, source: string, options: Required<DecodeOptions>): Promise<DecodedImage> {
+async function decodeWithJimp(bytes: Uint8Array, source: string, options: ResolvedDecodeOptions): Promise<DecodedImage> {
   const { Jimp } = await import('jimp');
   let image;
   try {
@@ -149,9 +173,10 @@ async function decodeWithJimp(bytes: Uint8Array, source: string, options: Requir
 
 /** Decodes any accepted input to 8-bit RGB. Errors name the file (or 'buffer' / 'pixels'). */
 export async function decodeImage(input: ImageInput, options: DecodeOptions = {}): Promise<DecodedImage> {
-  const opts: Required<DecodeOptions> = {
+  const opts: ResolvedDecodeOptions = {
     applyExifOrientation: options.applyExifOrientation ?? true,
     maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,
+    maxPixelsGiven: options.maxPixels !== undefined,
   };
   if (isJimpLike(input)) {
     const { data, width, height } = input.bitmap;

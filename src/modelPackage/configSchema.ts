@@ -11,15 +11,25 @@ import type { DetectorConfig } from '../config.js';
 /** Says what is wrong with a value, or undefined when it is allowed. */
 export type Rule = (value: unknown) => string | undefined;
 
-/** A short, bounded rendering of a value for an error message (never a whole file's text). */
+/**
+ * A short, bounded rendering of a value for an error message (never a whole file's text). Walks at
+ * most a few levels and items, iteratively bounded, so a 100,000-deep array costs nothing.
+ */
 export function show(value: unknown): string {
-  let text: string;
-  try {
-    text = typeof value === 'number' ? String(value) : JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
+  const text = render(value, 3);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+function render(value: unknown, depth: number): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 60) : value);
+  if (typeof value !== 'object' || value === null) return String(value);
+  if (depth === 0) return Array.isArray(value) ? '[...]' : '{...}';
+  if (Array.isArray(value)) {
+    const items = value.slice(0, 8).map((v) => render(v, depth - 1));
+    return `[${items.join(',')}${value.length > 8 ? ',...' : ''}]`;
+  }
+  const keys = Object.keys(value).slice(0, 8);
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${render((value as Record<string, unknown>)[k], depth - 1)}`).join(',')}}`;
 }
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -116,11 +126,11 @@ export function validateConfig(value: unknown, fail: (key: string, what: string)
   if (!isRecord(value)) fail('config', 'must be an object of per-stage overrides');
   const stages = configRules as Record<string, Record<string, Rule>>;
   for (const [stage, overrides] of Object.entries(value as Record<string, unknown>)) {
-    const rules = stages[stage];
+    const rules = Object.hasOwn(stages, stage) ? stages[stage] : undefined;
     if (!rules) fail(`config.${stage}`, `is not a stage of the config (stages: ${Object.keys(stages).join(', ')})`);
     if (!isRecord(overrides)) fail(`config.${stage}`, 'must be an object of field overrides');
     for (const [key, v] of Object.entries(overrides as Record<string, unknown>)) {
-      const rule = rules[key];
+      const rule = Object.hasOwn(rules, key) ? rules[key] : undefined;
       if (!rule) fail(`config.${stage}.${key}`, `is not a field of config.${stage} (fields: ${Object.keys(rules).join(', ')})`);
       const wrong = rule(v);
       if (wrong) fail(`config.${stage}.${key}`, `${wrong}, found ${show(v)}`);
