@@ -5,7 +5,6 @@
  */
 import { type DetectorConfig, resolveConfig } from '../config.js';
 import type { DecodedImage, DecodeOptions, ImageInput } from '../image/types.js';
-import { toRgbImage } from '../image/convert.js';
 import { checkedResizedSize, imageSourceName } from '../transform/index.js';
 import type { Manifest } from '../modelPackage/manifest.js';
 import { type OrtModule, type RuntimeOptions, sessionOptions } from '../runtime/index.js';
@@ -70,7 +69,8 @@ export async function createDetector(
     checkedResizedSize(decoded.height, decoded.width, config.transform, imageSourceName(input)); // a side resizing to 0, named
     const decodeMs = performance.now() - start;
     options.signal?.throwIfAborted();
-    const out = await model.forward(toRgbImage(decoded), detectionFilter(options), options.signal);
+    // The decoded bytes go to the transform as they are: no full-size float copy (see transformImage).
+    const out = await model.forward(decoded, detectionFilter(options), options.signal);
     options.signal?.throwIfAborted();
     const t = performance.now();
     const detections = toDetections(out.detections, out.masks, out.batch.imageSize, out.batch.originalSize, manifest.classes, options, config.mask.pastePadding);

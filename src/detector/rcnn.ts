@@ -13,7 +13,7 @@ import { type Proposals, proposeRegions } from '../../heads/rpn.js';
 import { multiScaleRoiAlign } from '../../postprocess/typed.js';
 import type { DetectorConfig } from '../config.js';
 import type { InferenceSession, OrtModule, Tensor } from '../runtime/index.js';
-import { type ImageBatch, type RgbImage, transformImage } from '../transform/index.js';
+import { type ImageBatch, type Rgb8Image, type RgbImage, transformImage } from '../transform/index.js';
 
 export interface RcnnSessions {
   backbone: InferenceSession;
@@ -54,7 +54,7 @@ export class GeneralizedRCNN {
    * One image through the network. `keep` filters detections before the mask head; `signal` is
    * checked between stages (a running ONNX Runtime call cannot be interrupted).
    */
-  async forward(image: RgbImage, keep: DetectionFilter = (d) => d, signal?: AbortSignal): Promise<RcnnOutput> {
+  async forward(image: RgbImage | Rgb8Image, keep: DetectionFilter = (d) => d, signal?: AbortSignal): Promise<RcnnOutput> {
     this.onnxMs = 0;
     const clock = stopwatch();
     const batch = transformImage(image, this.config.transform);

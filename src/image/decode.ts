@@ -151,7 +151,11 @@ async function decodeWithSharp(sharp: SharpModule, bytes: Uint8Array, source: st
       .removeAlpha()
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    return { rgb: toRgb(data, info.width, info.height, info.channels, source), width: info.width, height: info.height, decoder: sharpDecoderName(sharp, meta.format) };
+    // sharp's buffer is ours alone: an RGB one is used as it is, not copied.
+    const rgb = info.channels === 3 && data.byteLength === 3 * info.width * info.height
+      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+      : toRgb(data, info.width, info.height, info.channels, source);
+    return { rgb, width: info.width, height: info.height, decoder: sharpDecoderName(sharp, meta.format) };
   } catch (e) {
     throw new ImageDecodeError(source, `cannot decode (${(e as Error).message})`);
   }

@@ -7,13 +7,20 @@
  */
 import type { TransformConfig } from '../config.js';
 import { ImageSizeError } from './errors.js';
-import { resizeBilinearInto } from './resize.js';
+import { resizeBilinearInto, resizeBilinearRgb8Into } from './resize.js';
 
 export { ImageSizeError, imageSourceName } from './errors.js';
 
 /** An RGB image as planar float32 [3, H, W], values in [0, 1] (torchvision's `to_tensor`). */
 export interface RgbImage {
   data: Float32Array;
+  height: number;
+  width: number;
+}
+
+/** Decoded 8-bit RGB, interleaved [H, W, 3]: what decoders give; to_tensor's v / 255 is applied on the fly. */
+export interface Rgb8Image {
+  rgb: Uint8Array;
   height: number;
   width: number;
 }
@@ -62,19 +69,34 @@ export function paddedSize(height: number, width: number, divisible: number): [n
   return [Math.ceil(height / divisible) * divisible, Math.ceil(width / divisible) * divisible];
 }
 
-/** Normalise, resize and pad one image (torchvision `GeneralizedRCNNTransform.forward` at test time). */
-export function transformImage(image: RgbImage, cfg: TransformConfig): ImageBatch {
+/**
+ * Normalise, resize and pad one image (torchvision `GeneralizedRCNNTransform.forward` at test time).
+ * 8-bit images never get a full-size float copy: each channel's 256 possible normalised values
+ * (`(float32(v / 255) - mean) / std` in float32, what the float path computes per pixel) are a table
+ * the resize reads through, giving the same tensor to the bit.
+ */
+export function transformImage(image: RgbImage | Rgb8Image, cfg: TransformConfig): ImageBatch {
   const { height, width } = image;
   const [h, w] = checkedResizedSize(height, width, cfg); // before any allocation
-  const plane = height * width;
-  const normalized = new Float32Array(3 * plane);
-  for (let c = 0; c < 3; c++) {
-    const mean = Math.fround(cfg.imageMean[c]);
-    const std = Math.fround(cfg.imageStd[c]);
-    for (let i = c * plane, end = i + plane; i < end; i++) normalized[i] = (image.data[i] - mean) / std;
-  }
   const [hp, wp] = paddedSize(h, w, cfg.sizeDivisible);
   const data = new Float32Array(3 * hp * wp);
-  resizeBilinearInto(normalized, 3, height, width, data, h, w, wp, hp * wp);
+  if ('rgb' in image) {
+    const lut = new Float32Array(3 * 256);
+    for (let c = 0; c < 3; c++) {
+      const mean = Math.fround(cfg.imageMean[c]);
+      const std = Math.fround(cfg.imageStd[c]);
+      for (let v = 0; v < 256; v++) lut[c * 256 + v] = (Math.fround(v / 255) - mean) / std;
+    }
+    resizeBilinearRgb8Into(image.rgb, lut, height, width, data, h, w, wp, hp * wp);
+  } else {
+    const plane = height * width;
+    const normalized = new Float32Array(3 * plane);
+    for (let c = 0; c < 3; c++) {
+      const mean = Math.fround(cfg.imageMean[c]);
+      const std = Math.fround(cfg.imageStd[c]);
+      for (let i = c * plane, end = i + plane; i < end; i++) normalized[i] = (image.data[i] - mean) / std;
+    }
+    resizeBilinearInto(normalized, 3, height, width, data, h, w, wp, hp * wp);
+  }
   return { data, paddedSize: [hp, wp], imageSize: [h, w], originalSize: [height, width] };
 }

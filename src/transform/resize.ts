@@ -74,3 +74,38 @@ export function resizeBilinearInto(
     }
   }
 }
+
+/**
+ * {@link resizeBilinearInto} reading interleaved 8-bit RGB [H, W, 3] through a per-channel table
+ * of the values the float path would hold (`lut[c * 256 + v]`, e.g. normalised v / 255): the same
+ * taps and arithmetic, so the same output to the bit, without a float copy of the full-size image
+ * (12 bytes per pixel for a 48 MP photo: 576 MB).
+ */
+export function resizeBilinearRgb8Into(
+  rgb: Uint8Array, lut: Float32Array, height: number, width: number,
+  output: Float32Array, outHeight: number, outWidth: number,
+  outStride: number, outPlaneSize: number, outOffset = 0,
+): void {
+  const ty = linearTaps(height, outHeight);
+  const tx = linearTaps(width, outWidth);
+  const rowStride = 3 * width;
+  for (let c = 0; c < 3; c++) {
+    const table = lut.subarray(c * 256, (c + 1) * 256);
+    const outPlane = outOffset + c * outPlaneSize;
+    for (let oy = 0; oy < outHeight; oy++) {
+      const r0 = ty.i0[oy] * rowStride + c;
+      const r1 = ty.i1[oy] * rowStride + c;
+      const wy0 = ty.w0[oy];
+      const wy1 = ty.w1[oy];
+      const o = outPlane + oy * outStride;
+      for (let ox = 0; ox < outWidth; ox++) {
+        const a = 3 * tx.i0[ox];
+        const b = 3 * tx.i1[ox];
+        const wx0 = tx.w0[ox];
+        const wx1 = tx.w1[ox];
+        output[o + ox] =
+          wy0 * (wx0 * table[rgb[r0 + a]] + wx1 * table[rgb[r0 + b]]) + wy1 * (wx0 * table[rgb[r1 + a]] + wx1 * table[rgb[r1 + b]]);
+      }
+    }
+  }
+}
