@@ -7,12 +7,12 @@ import { buildBoxHead } from '../../heads/boxHead.js';
 import { buildMaskHead } from '../../heads/maskHead.js';
 import { buildRpnHead } from '../../heads/rpnHead.js';
 import { loadCheckpoint } from '../../src/checkpoint/index.js';
-import { type BinaryMask, convertCheckpoint, fullImageMask, loadModel } from '../../src/index.js';
+import { convertCheckpoint, loadModel } from '../../src/index.js';
 import { relativeMaxDiff, runOnnx } from '../backbones/helpers.js';
-import { type FlatDetections, matchDetections } from '../helpers/matching.js';
+import { expectEveryDetectionMatched, torchvisionDetections } from '../helpers/parity.js';
 import { feed, runOnnx as runHead } from '../helpers/onnx.js';
 import { torchReference } from '../helpers/reference.js';
-import { getFloat32, getInt, getShape } from '../helpers/tensorArchive.js';
+import { getFloat32, getShape } from '../helpers/tensorArchive.js';
 
 /**
  * torchvision 0.14's v2 detectors (maskrcnn_resnet50_fpn_v2, fasterrcnn_resnet50_fpn_v2): BatchNorm2d
@@ -82,28 +82,7 @@ describe('torchvision v2 Faster / Mask R-CNN converted and detecting as torchvis
       try {
         for (let i = 0; i < meta.images; i++) {
           const result = await model.detect(join(ref.folder, `image${i}.png`), { masks: 'binary', scoreThreshold: 0 });
-          const expected: FlatDetections = {
-            boxes: getFloat32(ref, `image${i}/boxes`),
-            scores: getFloat32(ref, `image${i}/scores`),
-            labels: getInt(ref, `image${i}/labels`),
-          };
-          if (meta.arch === 'mask') {
-            const [d, h, w] = getShape(ref, `image${i}/masks`);
-            const all = ref.tensors.get(`image${i}/masks`)!.data as Uint8Array;
-            expected.masks = Array.from({ length: d }, (_, k) => all.subarray(k * h * w, (k + 1) * h * w));
-          }
-          const ours: FlatDetections = {
-            boxes: result.detections.flatMap((d) => d.box),
-            scores: result.detections.map((d) => d.score),
-            labels: result.detections.map((d) => d.label),
-            masks: meta.arch === 'mask' ? result.detections.map((d) => fullImageMask(d.mask as BinaryMask)) : undefined,
-          };
-          const r = matchDetections(ours, expected);
-          console.log(`      ${name} image${i} ${result.width}x${result.height}: ${expected.scores.length} torchvision / ${ours.scores.length} ours; matched ${(r.recall * 100).toFixed(1)}% / ${(r.precision * 100).toFixed(1)}%, worst box IoU ${r.worstBoxIou.toFixed(5)}, worst score diff ${r.worstScoreDiff.toExponential(1)}${r.maskPairs ? `, masks ${r.maskMatched}/${r.maskPairs} (worst IoU ${r.worstMaskIou.toFixed(4)})` : ''}`);
-          expect(expected.scores.length, 'torchvision found detections').to.be.above(0);
-          expect(r.recall, 'torchvision detections matched by ours').to.equal(1);
-          expect(r.precision, 'our detections matched by torchvision').to.equal(1);
-          expect(r.maskMatched).to.equal(r.maskPairs);
+          expectEveryDetectionMatched(`${name} image${i}`, result, torchvisionDetections(ref, `image${i}`, meta.arch === 'mask'));
         }
       } finally {
         await model.release();
