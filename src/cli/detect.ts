@@ -1,5 +1,5 @@
 /** `resdet detect <images...> [--model dir] [--out dir] [--score s] [--provider p] [--json]` */
-import { type Stats, mkdirSync, statSync } from 'node:fs';
+import { type Stats, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type DetectionResult, type Detector, detectDefaults, loadModel, type Provider } from '../index.js';
@@ -9,8 +9,8 @@ import { rleArea, rleEncodeWindow, rleToString } from '../../postprocess/typed.j
 import { progressReporter } from '../download/progressBar.js';
 import { drawPreview } from '../preview/index.js';
 import { ResdetError } from '../../postprocess/errors.js';
-import { writeFileAtomic } from './files.js';
-import { BatchError, OutputError, UsageError } from './usage.js';
+import { makeOutputFolder, writeFileAtomic } from './files.js';
+import { BatchError, numberOption, OutputError, UsageError } from './usage.js';
 
 export const DEFAULT_MODEL = 'shapes';
 /** A folder of its own, so outputs never land among the inputs by accident. */
@@ -120,18 +120,6 @@ async function detectOne(file: string, run: DetectRun): Promise<number> {
   return 1;
 }
 
-/** Creates the output folder, or says in one line why it cannot. */
-function makeOutputFolder(out: string): void {
-  try {
-    mkdirSync(out, { recursive: true });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way, not a folder' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code ?? (e as Error).message;
-    throw new OutputError(out, `cannot create the output folder (${why})`, e);
-  }
-  if (!statSync(out).isDirectory()) throw new OutputError(out, 'is a file, not a folder (--out names the output folder)');
-}
-
 export async function detectCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -149,14 +137,7 @@ export async function detectCommand(argv: string[]): Promise<void> {
     },
   });
   if (positionals.length === 0) throw new UsageError('detect needs at least one image', detectUsage);
-  const number = (name: string, v: string | undefined, min: number, max: number, integer = false): number | undefined => {
-    if (v === undefined) return undefined;
-    const n = Number(v);
-    if (v.trim() === '' || !(n >= min && n <= max) || (integer && !Number.isInteger(n))) {
-      throw new UsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got '${v}'`, detectUsage);
-    }
-    return n;
-  };
+  const number = (name: string, v: string | undefined, min: number, max: number, integer = false) => numberOption(name, v, min, max, detectUsage, integer);
   const score = number('score', values.score, 0, 1)!;
   const maskThreshold = number('mask-threshold', values['mask-threshold'], 0, 1)!;
   const threads = number('threads', values.threads, 1, 1024, true);

@@ -11,10 +11,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  closeSync, constants, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync,
+  closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { OutputError } from './usage.js';
 
 const TEMP_MARK = '.resdet-tmp-';
 /** A temporary file this old is stale whoever made it. */
@@ -117,4 +118,16 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     throw e;
   }
   syncFolder(dirname(path));
+}
+
+/** Creates the output folder, or says in one line why it cannot. */
+export function makeOutputFolder(out: string): void {
+  try {
+    mkdirSync(out, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way, not a folder' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code ?? (e as Error).message;
+    throw new OutputError(out, `cannot create the output folder (${why})`, e);
+  }
+  if (!statSync(out).isDirectory()) throw new OutputError(out, 'is a file, not a folder (--out names the output folder)');
 }

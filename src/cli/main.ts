@@ -65,8 +65,11 @@ async function main(argv: string[]): Promise<number> {
     }
     // Errors of our families name the file and the problem: one line, no stack. Anything else is
     // a bug in resdet, reported as one.
-    if (e instanceof ResdetError) console.error(`resdet ${name}: ${e.message}`);
-    else console.error(`resdet ${name}: internal error (please report it): ${(e as Error).stack ?? String(e)}`);
+    if (e instanceof ResdetError) {
+      console.error(`resdet ${name}: ${e.message}`);
+      return (e as { exitCode?: number }).exitCode ?? 1;
+    }
+    console.error(`resdet ${name}: internal error (please report it): ${(e as Error).stack ?? String(e)}`);
     return 1;
   }
 }
