@@ -4,19 +4,21 @@
  * video elements, canvases, bitmaps, Blobs, ImageData, URLs). Chosen by the package's `browser`
  * export condition; imports nothing of Node's, and its declarations need no @types/node.
  */
-import { createDetector, type Detector as CoreDetector, type DetectionResult, type DetectOptions, type ImageDecoder } from './detector/index.js';
+import { createDetector, type Detector as CoreDetector, type DetectionResult, type DetectOptions, type ImageDecoder, type NetworkBytes } from './detector/index.js';
 import type { BrowserImageInput } from './image/browserTypes.js';
 import { decodeImageInBrowser } from './image/browserDecode.js';
+import { type PackageFiles, readModelPackageFromFiles } from './modelPackage/blobs.js';
 import { fetchModelPackageInBrowser } from './modelPackage/fetchBrowser.js';
 import type { Manifest } from './modelPackage/manifest.js';
 import type { LoadModelOptions } from './modelPackage/remote.js';
+import type { RuntimeOptions } from './runtime/index.js';
 import { ModelPackageError } from './modelPackage/validate.js';
-import { chooseBrowserProvider, explainRuntimeFailure, loadOrtWeb } from './runtime/web.js';
+import { type BrowserProvider, chooseBrowserProvider, explainRuntimeFailure, loadOrtWeb } from './runtime/web.js';
 
 export * from './detector/result.js';
 export { DetectOptionsError, fullImageMask, ModelReleasedError } from './detector/index.js';
 export { ImageDecodeError, type RawPixels } from './image/index.browser.js';
-export { ModelPackageError, type Manifest };
+export { ModelPackageError, type Manifest, type PackageFiles };
 export { DownloadError } from './download/errors.js';
 export type { DownloadProgress, LoadModelOptions } from './modelPackage/remote.js';
 export { ResdetError } from '../postprocess/errors.js';
@@ -44,6 +46,25 @@ export async function loadModel(baseUrl: string | URL, options: LoadModelOptions
   const provider = await chooseBrowserProvider(options.provider);
   // Files cached by sha256 in the Cache API; resdet.json revalidated on every load.
   const { manifest, files } = await fetchModelPackageInBrowser(baseUrl, { onProgress: options.onProgress });
+  return startDetector(manifest, files, provider, options);
+}
+
+/**
+ * Loads a model package from files the page holds: the folder a user dropped or picked
+ * (`<input type="file" webkitdirectory>`, `showDirectoryPicker()`, a drop), or a map of file name
+ * to Blob. Checked as `loadModel` checks a package from a URL (sizes, sha256, the networks
+ * against resdet.json); nothing is cached.
+ * @param where how error messages name the package (e.g. the folder's name)
+ * @throws ModelPackageError naming the file at fault; ProviderUnavailableError as loadModel
+ */
+export async function loadModelFromFiles(files: PackageFiles, options: RuntimeOptions & { where?: string } = {}): Promise<Detector> {
+  const { where, ...runtime } = options;
+  const provider = await chooseBrowserProvider(runtime.provider);
+  const pkg = await readModelPackageFromFiles(files, where);
+  return startDetector(pkg.manifest, pkg.files, provider, runtime);
+}
+
+async function startDetector(manifest: Manifest, files: NetworkBytes, provider: BrowserProvider, options: RuntimeOptions): Promise<Detector> {
   const ort = await loadOrtWeb(provider, options);
   try {
     // The detector passes images through to the decoder it is given: this one takes browser inputs.

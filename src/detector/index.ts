@@ -8,8 +8,8 @@ import type { DecodedImage, DecodeOptions, ImageInput } from '../image/types.js'
 import { checkedResizedSize, imageSourceName } from '../transform/index.js';
 import type { Manifest } from '../modelPackage/manifest.js';
 import { type OrtModule, type RuntimeOptions, sessionOptions } from '../runtime/index.js';
-import { GeneralizedRCNN, type RcnnSessions } from './rcnn.js';
-import type { DetectionResult, DetectOptions } from './result.js';
+import { GeneralizedRCNN, type RcnnOutput, type RcnnSessions } from './rcnn.js';
+import type { DetectionResult, DetectOptions, PyramidActivations } from './result.js';
 import { ModelReleasedError, type ResolvedDetectOptions, resolveDetectOptions } from './options.js';
 import { detectionFilter, toDetections } from './results.js';
 
@@ -43,6 +43,19 @@ export interface Detector {
 /** `Symbol.asyncDispose`, or the registered symbol TypeScript's `await using` falls back to. */
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? (Symbol.for('Symbol.asyncDispose') as typeof Symbol.asyncDispose);
 
+/** The backbone's output tensors as `result.pyramid` (their data as ONNX Runtime returned it, not copied). */
+async function pyramidActivations(out: RcnnOutput): Promise<PyramidActivations> {
+  const levels = await Promise.all(out.features.levels.map(async (level) => {
+    const tensor = out.features.features.get(level.name)!;
+    // Outputs are CPU tensors today; a GPU-resident one is downloaded (getData) only here.
+    const onCpu = tensor.location === 'cpu' || tensor.location === 'cpu-pinned';
+    const data = (onCpu ? tensor.data : await tensor.getData()) as Float32Array;
+    const [, channels, height, width] = tensor.dims;
+    return { name: level.name, stride: level.stride, channels, height, width, data };
+  }));
+  return { imageSize: [...out.batch.imageSize], paddedSize: [...out.batch.paddedSize], levels };
+}
+
 /** The networks of a package, as bytes (from files in Node, from fetch in browsers). */
 export type NetworkBytes = { backbone: Uint8Array; rpnHead: Uint8Array; boxHead: Uint8Array; maskHead?: Uint8Array };
 
@@ -75,13 +88,15 @@ export async function createDetector(
     const t = performance.now();
     const detections = toDetections(out.detections, out.masks, out.batch.imageSize, out.batch.originalSize, manifest.classes, options, config.mask.pastePadding);
     const postprocess = performance.now() - t;
-    return {
+    const result: DetectionResult = {
       width: decoded.width,
       height: decoded.height,
       detections,
       decoder: decoded.decoder,
       timings: { decode: decodeMs, ...out.timings, postprocess, total: performance.now() - start },
     };
+    if (options.pyramid) result.pyramid = await pyramidActivations(out);
+    return result;
   }
 
   async function detectAll(input: ImageInput | readonly ImageInput[], options: ResolvedDetectOptions): Promise<DetectionResult | DetectionResult[]> {

@@ -32,12 +32,13 @@ export interface ResolvedDetectOptions {
   applyExifOrientation: boolean;
   maxPixels: number | undefined;
   signal: AbortSignal | undefined;
+  pyramid: boolean;
 }
 
 const MASK_OUTPUTS: readonly MaskOutput[] = ['binary', 'probability', 'rle', 'none'];
 const MASK_EXTENTS: readonly MaskExtent[] = ['box', 'image'];
 const KNOWN: ReadonlySet<string> = new Set([
-  'scoreThreshold', 'maxDetections', 'classes', 'maskThreshold', 'masks', 'maskExtent', 'applyExifOrientation', 'maxPixels', 'signal',
+  'scoreThreshold', 'maxDetections', 'classes', 'maskThreshold', 'masks', 'maskExtent', 'applyExifOrientation', 'maxPixels', 'signal', 'pyramid',
 ]);
 
 function fraction(name: string, v: unknown, fallback: number): number {
@@ -89,6 +90,8 @@ export function resolveDetectOptions(options: DetectOptions | undefined, classes
   if (maxPixels !== undefined && (typeof maxPixels !== 'number' || !Number.isInteger(maxPixels) || maxPixels < 1)) {
     throw new DetectOptionsError('maxPixels', `must be a positive integer, got ${JSON.stringify(maxPixels)}`);
   }
+  const pyramid = o.pyramid ?? false;
+  if (typeof pyramid !== 'boolean') throw new DetectOptionsError('pyramid', `must be true or false, got ${JSON.stringify(pyramid)}`);
   const signal = o.signal;
   if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal && typeof (signal as AbortSignal).throwIfAborted === 'function')) {
     throw new DetectOptionsError('signal', 'must be an AbortSignal');
@@ -103,5 +106,6 @@ export function resolveDetectOptions(options: DetectOptions | undefined, classes
     applyExifOrientation: exif,
     maxPixels: maxPixels as number | undefined,
     signal: signal as AbortSignal | undefined,
+    pyramid,
   };
 }

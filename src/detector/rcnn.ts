@@ -27,6 +27,8 @@ export type DetectionFilter = (d: Detections) => Detections;
 
 export interface RcnnOutput {
   batch: ImageBatch;
+  /** The backbone's outputs, one tensor [1, C, Hi, Wi] per level. */
+  features: FeaturePyramid<Tensor>;
   detections: Detections;
   /** [D, M, M] mask probabilities of each detection's label, when the model has a mask head. */
   masks?: Float32Array;
@@ -70,7 +72,7 @@ export class GeneralizedRCNN {
     const roiHeads = clock();
     signal?.throwIfAborted();
     const masks = this.sessions.maskHead ? await this.maskHead(features, detections) : undefined;
-    return { batch, detections, masks, maskSize: 28, timings: { transform, backbone, rpn, roiHeads, masks: clock(), onnxRuntime: this.onnxMs } };
+    return { batch, features, detections, masks, maskSize: 28, timings: { transform, backbone, rpn, roiHeads, masks: clock(), onnxRuntime: this.onnxMs } };
   }
 
   /** session.run, timed: the stage timings include our TypeScript, this isolates ONNX Runtime. */
