@@ -77,11 +77,6 @@ function isImageName(name: string): boolean {
   return IMAGE_EXTENSIONS.includes(extname(name).toLowerCase());
 }
 
-/** Byte-wise order of the UTF-8 encodings: the same on every machine and locale. */
-export function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
 /** `p` '/'-separated (Windows paths use '\'; elsewhere '\' is a file name character). */
 function slashed(p: string): string {
   return sep === '\\' ? p.replace(/\\/g, '/') : p;
@@ -131,7 +126,14 @@ function walk(root: string, spec: string, ctx: Context, enter: (rel: string) => 
   if (skippedLinks.length > 0) {
     ctx.warn(`${spec}: ${skippedLinks.length} symlinked folder(s) not followed (e.g. ${skippedLinks[0]}); give them as inputs of their own to include them`);
   }
-  return found.sort((a, b) => compareBytes(a.fileName, b.fileName));
+  return sortByName(found);
+}
+
+/** Sorted by fileName's UTF-8 bytes (each encoded once): the same order on every machine and locale. */
+function sortByName(found: Candidate[]): Candidate[] {
+  const keyed = found.map((c) => ({ c, key: Buffer.from(c.fileName, 'utf8') }));
+  keyed.sort((a, b) => Buffer.compare(a.key, b.key));
+  return keyed.map((k) => k.c);
 }
 
 function walkFolder(spec: string, root: string, ctx: Context): Candidate[] {

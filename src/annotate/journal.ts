@@ -62,7 +62,7 @@ export type NewJournalHeader = Omit<JournalHeader, 'version' | 'createdAt'> & { 
 export interface JournalContents {
   /** The last header; undefined for an empty (or only torn) file. */
   header: JournalHeader | undefined;
-  /** The last record of each fileName, in the order each fileName was first written. */
+  /** The last record of each fileName, in the order of those last writes. */
   records: Map<string, ImageRecord>;
   /** Bad records followed by good ones: skipped. */
   corruptRecords: number;
@@ -247,8 +247,11 @@ export interface Journal {
   close(): Promise<void>;
 }
 
-/** Takes out/annotate.lock, saying who holds it when a live process does. */
-async function lockFolder(folder: string): Promise<Lock> {
+/**
+ * Takes `<folder>/annotate.lock` (a run or a merge writing that folder).
+ * @throws AnnotateError (ANNOTATE_LOCKED) naming the live process that holds it
+ */
+export async function lockOutput(folder: string): Promise<Lock> {
   const path = join(folder, LOCK_FILE);
   try {
     return await takeLock(path, folder);
@@ -295,7 +298,7 @@ function writeAll(fd: number, bytes: Buffer): void {
 export async function openJournal(path: string, newHeader: NewJournalHeader, options: { restart?: boolean } = {}): Promise<Journal> {
   const header: JournalHeader = { version: JOURNAL_VERSION, ...newHeader, createdAt: newHeader.createdAt ?? new Date().toISOString() };
   mkdirSync(dirname(path), { recursive: true });
-  const lock = await lockFolder(dirname(path));
+  const lock = await lockOutput(dirname(path));
   let fd: number | undefined;
   try {
     const movedAside = options.restart && existsSync(path) ? moveAside(path) : undefined;
