@@ -6,6 +6,7 @@ import { convertCommand, convertUsage } from './convert.js';
 import { datasetCommand, datasetUsage } from './dataset.js';
 import { detectCommand, detectUsage } from './detect.js';
 import { evalCommand, evalUsage } from './eval.js';
+import { mergeCommand, mergeUsage } from './merge.js';
 import { UsageError } from './usage.js';
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
@@ -13,6 +14,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
   dataset: { run: datasetCommand, usage: datasetUsage },
   detect: { run: detectCommand, usage: detectUsage },
   eval: { run: evalCommand, usage: evalUsage },
+  merge: { run: mergeCommand, usage: mergeUsage },
 };
 
 const usage = `usage: resdet <command> [options]
