@@ -211,7 +211,10 @@ export async function mergeShards(folders: readonly string[], options: MergeOpti
     checkOutJournal(out, header);
     const merged: JournalHeader = { ...header, shard: { ...WHOLE_INPUT }, createdAt: new Date().toISOString() };
     writeFileAtomic(join(out, JOURNAL_FILE), Buffer.concat([encodeRecord({ kind: 'header', ...merged }), ...records.map((r) => encodeRecord(r))]));
-    const written = await writeDataset(out, records, { categories: header.categories, formats: [...new Set(formats)], polygons });
+    // The info of a whole run's dataset (shard null), saying which shards it was merged from.
+    const given = [...new Set(shards.map((s) => formatShard(s.journal.header.shard)))].join(', ');
+    const info = { description: `resdet merge of shards ${given}`, shard: null };
+    const written = await writeDataset(out, records, { categories: header.categories, formats: [...new Set(formats)], polygons, info });
     return {
       folders: shards.length, images: written.images, annotations: written.annotations, failed: written.failed,
       missingShards, missingImages, files: [JOURNAL_FILE, ...written.files],

@@ -123,7 +123,11 @@ describe('resdet merge: shard folders joined into one dataset', () => {
     mkdirSync(expected);
     const written = await writeDataset(expected, inputs.map(record), { categories, formats: ['coco', 'yolo', 'labelstudio'], polygons: true });
     expect(summary.files).to.deep.equal([JOURNAL_FILE, ...written.files]);
-    for (const file of written.files) expect(readFileSync(join(out, file), 'utf8'), file).to.equal(readFileSync(join(expected, file), 'utf8'));
+    expect(dataset(out)).to.deep.equal(dataset(expected));
+    expect(JSON.parse(readFileSync(join(out, 'instances.json'), 'utf8')).info).to.deep.equal({ description: 'resdet merge of shards 1/2, 2/2', shard: null });
+    for (const file of written.files.filter((f) => f !== 'instances.json')) {
+      expect(readFileSync(join(out, file), 'utf8'), file).to.equal(readFileSync(join(expected, file), 'utf8'));
+    }
     const flat = [await shardFolder('f1', { k: 1, n: 1 }, { options: { score: 0.5, polygons: false } })];
     const e = await refusal(mergeShards(flat, { out: join(work, 'o'), formats: ['yolo'], warn }));
     expect(e.message).to.match(/f1 was annotated without polygons, which --polygons, --format yolo and --format labelstudio need/);
