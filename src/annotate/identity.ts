@@ -123,3 +123,15 @@ export function describeDifference(before: FingerprintParts, after: FingerprintP
   if (changed.length > 0) parts.push(`other options (${changed.join(', ')})`);
   return parts.length > 0 ? parts.join(' and ') : undefined;
 }
+
+/**
+ * The identity of a loaded model, from its manifest (a package read from a folder, the cache or a
+ * URL alike): the manifest's canonical JSON, which holds every network's sha256 and size.
+ */
+export function manifestIdentity(manifest: { files: object }): ModelIdentity {
+  const files = Object.entries(manifest.files as Record<string, { path: string; bytes: number } | undefined>)
+    .filter((e): e is [string, { path: string; bytes: number }] => e[1] !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([role, f]) => ({ role, path: f.path, bytes: f.bytes }));
+  return { manifestSha256: sha256Hex(canonicalJson(manifest)), files };
+}

@@ -2,6 +2,7 @@
 /** The `resdet` command: one subcommand per job. */
 import { readFileSync } from 'node:fs';
 import { ResdetError } from '../../postprocess/errors.js';
+import { annotateCommand, annotateUsage } from './annotate.js';
 import { convertCommand, convertUsage } from './convert.js';
 import { datasetCommand, datasetUsage } from './dataset.js';
 import { detectCommand, detectUsage } from './detect.js';
@@ -10,6 +11,7 @@ import { mergeCommand, mergeUsage } from './merge.js';
 import { UsageError } from './usage.js';
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
+  annotate: { run: annotateCommand, usage: annotateUsage },
   convert: { run: convertCommand, usage: convertUsage },
   dataset: { run: datasetCommand, usage: datasetUsage },
   detect: { run: detectCommand, usage: detectUsage },

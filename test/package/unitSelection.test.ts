@@ -13,10 +13,11 @@ import { repoRoot } from '../helpers/reference.js';
 const testRoot = join(repoRoot, 'test');
 /** Not unit tests for another reason: they need the npm registry (or a warm npm cache). */
 const needsRegistry = new Set(['test/package/tarball.test.ts']);
-/** What makes a test need more than Node: the helpers that run Python, and the browser driver. */
+/** What makes a test need more than Node: the helpers that run Python, the browser driver, GNU parallel. */
 const needs: [string, RegExp][] = [
   ['python (torchvision reference)', /\btorchReference\b|\bpythonExecutable\b|['"`]python3?['"`]/],
   ['chromium', /playwright|chromium/i],
+  ['GNU parallel', /spawnSync\('parallel'/],
 ];
 /** Where those helpers are defined (and this test, which names them): importing one for something else is fine. */
 const definitions = new Set([join(testRoot, 'helpers', 'reference.ts'), join(testRoot, 'package', 'unitSelection.test.ts')]);
