@@ -67,8 +67,7 @@ export function maskToPolygons(mask: MaskWindow, tolerance: number): number[][] 
   if (W === 0 || H === 0) return [];
   const contours = traceContours(data, W, H);
   if (contours.count === 0) return [];
-  const kept = selectVertices(contours, tolerance);
-  return assemblePolygons(contours, kept, left, top);
+  return assemblePolygons(contours, selectVertices(contours, tolerance), left, top);
 }
 
 function checkWindow(mask: MaskWindow, tolerance: number): void {
@@ -132,7 +131,7 @@ function traceContours(data: Uint8Array, W: number, H: number): Contours {
     points: buffer.points.subarray(0, buffer.m),
     start: Int32Array.from(starts),
     hole: Uint8Array.from(holes),
-    bridgeTo: bridgePoints(buffer.points, buffer.m, W, bridgeEdges),
+    bridgeTo: bridgePoints(buffer.points, buffer.m, W, H, bridgeEdges),
   };
 }
 
@@ -145,7 +144,6 @@ function traceContours(data: Uint8Array, W: number, H: number): Contours {
 function walkContour(
   data: Uint8Array, W: number, H: number, visited: Uint8Array, buffer: PointBuffer, cx0: number, cy0: number, d0: number,
 ): void {
-  const fg = (x: number, y: number) => x >= 0 && y >= 0 && x < W && y < H && data[y * W + x] !== 0;
   let { points, m } = buffer;
   let cx = cx0, cy = cy0, d = d0;
   do {
@@ -163,15 +161,20 @@ function walkContour(
     cy += DY[d];
     // the pixels around corner (cx, cy) are TL (cx - 1, cy - 1), TR (cx, cy - 1), BL (cx - 1, cy), BR (cx, cy)
     let aheadLeft: boolean, aheadRight: boolean;
-    if (d === 0) { aheadLeft = fg(cx, cy - 1); aheadRight = fg(cx, cy); }
-    else if (d === 1) { aheadLeft = fg(cx, cy); aheadRight = fg(cx - 1, cy); }
-    else if (d === 2) { aheadLeft = fg(cx - 1, cy); aheadRight = fg(cx - 1, cy - 1); }
-    else { aheadLeft = fg(cx - 1, cy - 1); aheadRight = fg(cx, cy - 1); }
+    if (d === 0) { aheadLeft = fg(data, W, H, cx, cy - 1); aheadRight = fg(data, W, H, cx, cy); }
+    else if (d === 1) { aheadLeft = fg(data, W, H, cx, cy); aheadRight = fg(data, W, H, cx - 1, cy); }
+    else if (d === 2) { aheadLeft = fg(data, W, H, cx - 1, cy); aheadRight = fg(data, W, H, cx - 1, cy - 1); }
+    else { aheadLeft = fg(data, W, H, cx - 1, cy - 1); aheadRight = fg(data, W, H, cx, cy - 1); }
     if (aheadLeft) d = (d + 3) & 3;
     else if (!aheadRight) d = (d + 1) & 3;
   } while (cx !== cx0 || cy !== cy0 || d !== d0);
   buffer.points = points;
   buffer.m = m;
+}
+
+/** Whether pixel (x, y) of the W x H window is foreground (background beyond its border). */
+function fg(data: Uint8Array, W: number, H: number, x: number, y: number): boolean {
+  return x >= 0 && y >= 0 && x < W && y < H && data[y * W + x] !== 0;
 }
 
 /**
@@ -186,26 +189,34 @@ function bridgeEdge(data: Uint8Array, W: number, x: number, y: number): number {
 }
 
 /** Each hole's bridge edge as the index of that edge's midpoint among the points (-1 for outers). */
-function bridgePoints(points: Int32Array, m: number, W: number, bridgeEdges: number[]): Int32Array {
+function bridgePoints(points: Int32Array, m: number, W: number, H: number, bridgeEdges: number[]): Int32Array {
   const out = Int32Array.from(bridgeEdges);
-  const holeOf = new Map<number, number>();
-  bridgeEdges.forEach((e, c) => { if (e >= 0) holeOf.set(e, c); });
-  if (holeOf.size === 0) return out;
+  if (!bridgeEdges.some((e) => e >= 0)) return out;
+  /** horizontal edge -> 1 + the hole whose bridge ends there (each edge ends one bridge at most) */
+  const holeAt = new Int32Array((H + 1) * W);
+  bridgeEdges.forEach((e, c) => { if (e >= 0) holeAt[e] = c + 1; });
   for (let i = 0; i < m; i += 2) {
     const x2 = points[i];
     if ((x2 & 1) === 0) continue; // a vertical edge's midpoint
-    const c = holeOf.get((points[i + 1] >> 1) * W + (x2 >> 1));
-    if (c !== undefined) out[c] = i >> 1;
+    const c = holeAt[(points[i + 1] >> 1) * W + (x2 >> 1)];
+    if (c !== 0) out[c - 1] = i >> 1;
   }
   return out;
+}
+
+/** The vertices kept of each contour, in walking order. */
+interface Vertices {
+  /** point indices, contour by contour */
+  points: Int32Array;
+  /** [count + 1] contour c's vertices are points[offset[c]] .. points[offset[c + 1] - 1] */
+  offset: Int32Array;
 }
 
 /**
  * Which points become vertices: contour corners (where the walking direction changes) and bridge
  * ends, thinned by Douglas-Peucker when tolerance > 0.
- * @returns Uint8Array [N], 1 for a kept point
  */
-function selectVertices(contours: Contours, tolerance: number): Uint8Array {
+function selectVertices(contours: Contours, tolerance: number): Vertices {
   const { points, start, count } = contours;
   const n = points.length / 2;
   const pinned = new Uint8Array(n);
@@ -218,6 +229,9 @@ function selectVertices(contours: Contours, tolerance: number): Uint8Array {
   const corners = new Int32Array(n); // one contour's corner points, reused
   const stack = new Int32Array(2 * n + 2);
   const tol2 = (2 * tolerance) ** 2; // in doubled coordinates
+  const vertices = new Int32Array(n);
+  const offset = new Int32Array(count + 1);
+  let v = 0;
   for (let c = 0; c < count; c++) {
     const s = start[c], e = start[c + 1];
     let k = 0;
@@ -228,12 +242,14 @@ function selectVertices(contours: Contours, tolerance: number): Uint8Array {
       if (!straight || pinned[i] !== 0) corners[k++] = i;
     }
     if (tolerance === 0) {
-      for (let j = 0; j < k; j++) kept[corners[j]] = 1;
+      for (let j = 0; j < k; j++) vertices[v++] = corners[j];
     } else {
       simplifyRing(points, corners, k, pinned, kept, stack, tol2);
+      for (let j = 0; j < k; j++) if (kept[corners[j]] !== 0) vertices[v++] = corners[j];
     }
+    offset[c + 1] = v;
   }
-  return kept;
+  return { points: vertices.subarray(0, v), offset };
 }
 
 /**
@@ -296,46 +312,52 @@ function simplifyRing(
 }
 
 /**
- * One polygon per outer contour: its kept vertices in walking order, and at each bridge end the
- * hole bridged there (its vertices from its top-left edge round and back, then the bridge end
- * again), depth first. Coordinates leave the doubled window frame for image pixels.
+ * One polygon per outer contour: its vertices in walking order, and at each bridge end the hole
+ * bridged there (its vertices from its top-left edge round and back, then the bridge end again),
+ * depth first. Coordinates leave the doubled window frame for image pixels.
  */
-function assemblePolygons(contours: Contours, kept: Uint8Array, left: number, top: number): number[][] {
-  const { points, start, count } = contours;
-  const n = points.length / 2;
+function assemblePolygons(contours: Contours, vertices: Vertices, left: number, top: number): number[][] {
+  const { points, count } = contours;
+  const { offset } = vertices;
   /** point -> the hole bridged to it, or -1 */
-  const bridgedHole = new Int32Array(n).fill(-1);
+  const bridgedHole = new Int32Array(points.length / 2).fill(-1);
   for (let c = 0; c < count; c++) if (contours.hole[c] !== 0) bridgedHole[contours.bridgeTo[c]] = c;
+  // doubled coordinates of one polygon: each vertex once, each bridge end twice more
+  const xy = new Int32Array(2 * (vertices.points.length + 2 * count));
   const polygons: number[][] = [];
-  // the walk: contours entered, each with its next point offset (from its start point)
-  const ringStack: number[] = [];
-  const stepStack: number[] = [];
-  const emit = (out: number[], p: number) => out.push(left + points[2 * p] / 2, top + points[2 * p + 1] / 2);
+  // the walk: the contours entered, each with the position of its next vertex
+  const rings: number[] = [];
+  const next: number[] = [];
   for (let outer = 0; outer < count; outer++) {
     if (contours.hole[outer] !== 0) continue;
-    const out: number[] = [];
-    ringStack.push(outer);
-    stepStack.push(0);
-    while (ringStack.length > 0) {
-      const r = ringStack[ringStack.length - 1], s = start[r], len = start[r + 1] - s;
-      const step = stepStack[stepStack.length - 1];
-      if (step === len) {
-        ringStack.pop();
-        stepStack.pop();
+    let m = 0;
+    rings.push(outer);
+    next.push(offset[outer]);
+    while (rings.length > 0) {
+      const last = rings.length - 1, r = rings[last], j = next[last];
+      if (j === offset[r + 1]) {
+        rings.pop();
+        next.pop();
         if (contours.hole[r] !== 0) {
-          emit(out, s); // close the hole at its bridge end, then back up the bridge
-          emit(out, contours.bridgeTo[r]);
+          // close the hole at its bridge end, then back up the bridge
+          const s = vertices.points[offset[r]], b = contours.bridgeTo[r];
+          xy[m++] = points[2 * s]; xy[m++] = points[2 * s + 1];
+          xy[m++] = points[2 * b]; xy[m++] = points[2 * b + 1];
         }
         continue;
       }
-      stepStack[stepStack.length - 1] = step + 1;
-      const p = s + step;
-      if (kept[p] === 0) continue;
-      emit(out, p);
+      next[last] = j + 1;
+      const p = vertices.points[j];
+      xy[m++] = points[2 * p];
+      xy[m++] = points[2 * p + 1];
       const hole = bridgedHole[p];
-      if (hole >= 0) { ringStack.push(hole); stepStack.push(0); }
+      if (hole >= 0) { rings.push(hole); next.push(offset[hole]); }
     }
-    if (out.length >= 6) polygons.push(out);
+    if (m < 6) continue;
+    // a plain array (JSON writes it as a list), filled by index: growing it by push is slower
+    const polygon = new Array<number>(m);
+    for (let i = 0; i < m; i += 2) { polygon[i] = left + xy[i] / 2; polygon[i + 1] = top + xy[i + 1] / 2; }
+    polygons.push(polygon);
   }
   return polygons;
 }

@@ -190,6 +190,9 @@ describe('annotate dataset formats', () => {
       expect(summary.files.slice(0, 5)).to.deep.equal(['instances.json', 'failures.json', 'yolo/data.yaml', 'yolo/classes.txt', 'yolo/train.txt']);
       expect(summary.files.slice(-2)).to.deep.equal(['labelstudio.json', 'labelstudio-config.xml']);
       const first = new Map(summary.files.map((f) => [f, readFileSync(join(tmp, f), 'utf8')]));
+      const gt = indexGroundTruth(JSON.parse(first.get('instances.json')!), 'instances.json', 'segm');
+      expect(gt.anns).to.have.length(4);
+      expect(JSON.parse(first.get('failures.json')!)).to.deep.equal(failuresList(records));
       const other = join(tmp, 'again');
       mkdirSync(other);
       await writeDataset(other, shuffled(records), { categories, formats: ['labelstudio', 'yolo'], polygons: true });
