@@ -35,6 +35,8 @@ export interface DatasetMeta {
   labelStudioImageUrl?: (fileName: string) => string;
   /** Label Studio's predictions' `model_version` (default 'resdet') */
   modelVersion?: string;
+  /** Told of what a format cannot hold (e.g. two images sharing a YOLO label file). */
+  warn?: (line: string) => void;
 }
 
 export interface DatasetSummary {
@@ -59,7 +61,7 @@ export async function writeDataset(out: string, records: readonly ImageRecord[],
   const failures = failuresList(records);
   files.push({ path: 'failures.json', data: `${JSON.stringify(failures, null, 2)}\n` });
   if (meta.formats.includes('yolo')) {
-    for (const f of yoloFiles(records, meta.categories)) files.push({ path: `yolo/${f.path}`, data: f.data });
+    for (const f of yoloFiles(records, meta.categories, meta.warn)) files.push({ path: `yolo/${f.path}`, data: f.data });
   }
   if (meta.formats.includes('labelstudio')) {
     const tasks = labelStudioTasks(records, meta.categories, { imageUrl: meta.labelStudioImageUrl, modelVersion: meta.modelVersion });

@@ -214,7 +214,7 @@ export async function mergeShards(folders: readonly string[], options: MergeOpti
     // The info of a whole run's dataset (shard null), saying which shards it was merged from.
     const given = [...new Set(shards.map((s) => formatShard(s.journal.header.shard)))].join(', ');
     const info = { description: `resdet merge of shards ${given}`, shard: null };
-    const written = await writeDataset(out, records, { categories: header.categories, formats: [...new Set(formats)], polygons, info });
+    const written = await writeDataset(out, records, { categories: header.categories, formats: [...new Set(formats)], polygons, info, warn });
     return {
       folders: shards.length, images: written.images, annotations: written.annotations, failed: written.failed,
       missingShards, missingImages, files: [JOURNAL_FILE, ...written.files],

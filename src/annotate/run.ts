@@ -160,7 +160,13 @@ export async function annotate(options: AnnotateOptions): Promise<AnnotateSummar
   if (journal.recovered.movedAside) options.log(`annotate: --restart: the old journal is kept as ${journal.recovered.movedAside}`);
   if (journal.recovered.discardedBytes) options.log(`annotate: ${journal.path}: cut off a torn last record (${journal.recovered.discardedBytes} bytes) left by an interrupted run`);
   if (journal.recovered.corruptRecords) options.log(`annotate: ${journal.path}: skipped ${journal.recovered.corruptRecords} corrupt records (their images are redone)`);
+  // A format's warning (e.g. a YOLO label name two images share) is said once, not at each checkpoint.
+  const warned = new Set<string>();
   const meta = {
+    warn: (line: string) => {
+      if (!warned.has(line)) options.log(`annotate: ${line}`);
+      warned.add(line);
+    },
     categories, formats: options.formats, polygons: options.polygons,
     info: { description: `resdet annotate with ${options.modelName}`, model: options.modelName, shard: options.shard ? `${options.shard.k}/${options.shard.n}` : null },
   };

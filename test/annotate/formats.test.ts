@@ -232,4 +232,15 @@ describe('annotate dataset formats', () => {
       expect((error as Error).message).to.match(/labels: is a link where the dataset needs a folder/);
     });
   });
+
+  describe('YOLO label names', () => {
+    it('gives a label file shared by two images (a.png, a.jpg) to the first by id and leaves the other out, saying so', () => {
+      const shared: ImageRecord[] = [done(3, 'x/a.png', 8, 8, []), done(2, 'x/a.jpg', 8, 8, []), done(4, 'x/b.png', 8, 8, [])];
+      const warnings: string[] = [];
+      const files = yoloFiles(shared, categories, (w) => warnings.push(w));
+      expect(files.find((f) => f.path === 'train.txt')!.data).to.equal('./images/x/a.jpg\n./images/x/b.png\n');
+      expect(files.filter((f) => f.path.startsWith('labels/')).map((f) => f.path)).to.deep.equal(['labels/x/a.txt', 'labels/x/b.txt']);
+      expect(warnings).to.deep.equal(["yolo: x/a.png left out: its label file labels/x/a.txt is x/a.jpg's (Ultralytics pairs images and labels by name without extension); rename one of them to have both"]);
+    });
+  });
 });

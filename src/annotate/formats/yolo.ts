@@ -20,7 +20,9 @@
  * - `classes.txt`: the names, one per line in class order, as X-AnyLabeling's YOLO import asks for.
  *
  * `<name>` is outputRelativePath(fileName, id) without its extension, so names from list or COCO
- * files that point outside their folder land under `_outside/`.
+ * files that point outside their folder land under `_outside/`. Two images that differ only in
+ * their extension (a.png, a.jpg) would share labels/a.txt, and Ultralytics pairs labels by that
+ * name: the first by id keeps it, the others are left out of the YOLO files, with a warning.
  */
 import { outputRelativePath, withExtension } from '../paths.js';
 import type { Category, DoneRecord, ImageRecord } from '../types.js';
@@ -42,10 +44,21 @@ export function yoloLabelPath(record: { fileName: string; id: number }): string 
  * classes.txt, train.txt, then each done image's label file in id order.
  * @param records the run's records (failed ones are not part of the dataset)
  * @param categories the model's categories, ids 1..K (a gap gets the name `class<id>`)
+ * @param warn told of each image left out because another one has its label file
  */
-export function yoloFiles(records: readonly ImageRecord[], categories: readonly Category[]): DatasetFile[] {
+export function yoloFiles(records: readonly ImageRecord[], categories: readonly Category[], warn: (line: string) => void = () => {}): DatasetFile[] {
   const names = classNames(categories);
-  const done = doneRecords(records);
+  const owners = new Map<string, string>();
+  const done = doneRecords(records).filter((r) => {
+    const label = yoloLabelPath(r);
+    const owner = owners.get(label);
+    if (owner === undefined) {
+      owners.set(label, r.fileName);
+      return true;
+    }
+    warn(`yolo: ${r.fileName} left out: its label file ${label} is ${owner}'s (Ultralytics pairs images and labels by name without extension); rename one of them to have both`);
+    return false;
+  });
   const files: DatasetFile[] = [
     { path: 'data.yaml', data: dataYaml(names) },
     { path: 'classes.txt', data: names.map((n) => `${n.replace(/[\r\n]+/g, ' ')}\n`).join('') },

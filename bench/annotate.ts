@@ -1,0 +1,114 @@
+/**
+ * `npm run bench:annotate`: `resdet annotate` against a plain loop of `detect` calls writing the
+ * same files (instances.json with RLE masks, and previews when on), on the bundled model over
+ * generated shapes images, each side in its own process, alternating, side by side in one run;
+ * then the memory of one long annotate run (RSS after its first images and at its end).
+ * Environment: RESDET_BENCH_IMAGES (200), RESDET_BENCH_REPEATS (3), RESDET_BENCH_LONG (2000),
+ * RESDET_BENCH_THREADS (unset: onnxruntime's default).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { datasetScene, encodePng } from '../src/dataset/generate.js';
+import { writeFileAtomic } from '../src/cli/files.js';
+
+const images = Number(process.env.RESDET_BENCH_IMAGES ?? 200);
+const repeats = Number(process.env.RESDET_BENCH_REPEATS ?? 3);
+const long = Number(process.env.RESDET_BENCH_LONG ?? 2000);
+const threads = process.env.RESDET_BENCH_THREADS ?? '';
+const here = dirname(fileURLToPath(import.meta.url));
+const cli = join(here, '..', 'src', 'cli', 'main.js');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** `count` shapes scenes of 256-320 px (the bundled model's kind of image), as PNG files. */
+async function writeImages(dir: string, count: number): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < count; i++) {
+    const size = [256, 288, 320][i % 3];
+    const scene = datasetScene({ seed: 5, width: size, height: size }, 'val', i);
+    writeFileAtomic(join(dir, `${String(i).padStart(5, '0')}.png`), await encodePng(scene.rgb, size, size));
+  }
+}
+
+function side(mode: 'loop' | 'annotate', dir: string, out: string, previews: boolean): { imagesPerSecond: number; detections: number } {
+  rmSync(out, { recursive: true, force: true });
+  const r = spawnSync(process.execPath, [join(here, 'annotateWorker.js'), mode, dir, out, previews ? '1' : '0', threads], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bench worker ${mode} failed:\n${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { imagesPerSecond: number; detections: number };
+}
+
+/** RSS (MiB) of `pid` from /proc, or NaN once it is gone. */
+function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+function journalRecords(out: string): number {
+  const path = join(out, 'annotate.journal');
+  return existsSync(path) ? readFileSync(path, 'latin1').split('\n').length - 2 : 0;
+}
+
+/** One `resdet annotate` over `count` images (copies of the generated ones: annotate takes a file linked twice once), RSS sampled as it goes. */
+async function longRun(source: string, count: number, root: string): Promise<{ early: number; end: number; peak: number; seconds: number }> {
+  const dir = join(root, 'long');
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < count; i++) copyFileSync(join(source, `${String(i % images).padStart(5, '0')}.png`), join(dir, `${String(i).padStart(5, '0')}.png`));
+  const out = join(root, 'long-out');
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [cli, 'annotate', dir, '--out', out, '--previews', ...(threads ? ['--threads', threads] : [])], { stdio: 'ignore' });
+  let early = NaN;
+  let end = NaN;
+  let peak = 0;
+  const timer = setInterval(() => {
+    const rss = rssMiB(child.pid!);
+    if (!Number.isFinite(rss)) return;
+    peak = Math.max(peak, rss);
+    if (Number.isNaN(early) && journalRecords(out) >= 100) early = rss;
+    end = rss;
+  }, 250);
+  await new Promise((resolve) => child.on('close', resolve));
+  clearInterval(timer);
+  return { early, end, peak, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'resdet-bench-annotate-'));
+  try {
+    const dir = join(root, 'images');
+    await writeImages(dir, images);
+    console.log(`${images} generated shapes images (256-320 px), bundled model, ${threads || 'default'} threads, ${repeats} alternating runs per side`);
+    const rows: string[] = [];
+    for (const previews of [true, false]) {
+      const loop: number[] = [];
+      const ours: number[] = [];
+      for (let r = 0; r < repeats; r++) {
+        loop.push(side('loop', dir, join(root, 'out-loop'), previews).imagesPerSecond);
+        ours.push(side('annotate', dir, join(root, 'out-annotate'), previews).imagesPerSecond);
+      }
+      const [l, a] = [median(loop), median(ours)];
+      rows.push(`${(previews ? 'previews on' : 'previews off').padEnd(14)} ${a.toFixed(1).padStart(9)} ${l.toFixed(1).padStart(9)} ${(a / l).toFixed(2).padStart(7)}`);
+      console.log(`  previews ${previews ? 'on' : 'off'}: annotate ${ours.map((x) => x.toFixed(1)).join(', ')} images/s; loop ${loop.map((x) => x.toFixed(1)).join(', ')}`);
+    }
+    console.log(`\nimages/s (medians)  ${'annotate'.padStart(9)} ${'detect loop'.padStart(9)} ${'ratio'.padStart(7)}`);
+    for (const row of rows) console.log(`${row}`);
+    console.log('goal: >= 1.3x with previews on');
+    if (long > 0) {
+      const m = await longRun(dir, long, root);
+      console.log(`\nmemory: ${long} images with previews in ${m.seconds.toFixed(0)} s: RSS ${m.early.toFixed(0)} MiB after 100 images, ${m.end.toFixed(0)} MiB at the end (peak ${m.peak.toFixed(0)} MiB)`);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+await main();
