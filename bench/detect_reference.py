@@ -2,7 +2,9 @@
 as the end-to-end tests build it), a 480x640 image, torchvision eager timings, and the same model
 exported whole to one ONNX graph (torch.onnx.export, opset 11), the way users deploy it today.
 
-argv: <out folder> <threads> <repeats>. Writes model.pth, image.png, whole.onnx, meta.json.
+argv: <out folder> <threads> <repeats> [v1|v2]. v1 is `maskrcnn_resnet50_fpn` (detect_cases.py), v2
+`maskrcnn_resnet50_fpn_v2` (BatchNorm everywhere, conv box head; v2_cases.py), both with the
+test cases' 6 classes. Writes model.pth, image.png, whole.onnx, meta.json.
 """
 import json
 import os
@@ -14,12 +16,13 @@ import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "reference"))
 import torch  # noqa: E402
-from detect_cases import build  # noqa: E402
+import detect_cases  # noqa: E402
+import v2_cases  # noqa: E402
 from scenes import scene  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def main(out, threads, repeats):
+def main(out, threads, repeats, family):
     warnings.filterwarnings("ignore")  # torch.onnx.export's tracer warnings say nothing here
     torch.set_num_threads(threads)
     torch.manual_seed(50)
@@ -27,7 +30,10 @@ def main(out, threads, repeats):
     im = scene(480, 640, seed=7)
     im.save(os.path.join(out, "image.png"))
     img = torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).float() / 255
-    model = build("mask", "resnet50", 800, 1333, img)
+    if family == "v2":
+        model = v2_cases.build("mask", 800, 1333, img)
+    else:
+        model = detect_cases.build("mask", "resnet50", 800, 1333, img)
     torch.save(model.state_dict(), os.path.join(out, "model.pth"))
     times = []
     with torch.no_grad():
@@ -44,10 +50,10 @@ def main(out, threads, repeats):
     export_s = time.perf_counter() - t0
     meta = {"eagerMs": statistics.median(times), "eagerRuns": times, "eagerPeakRssMiB": eager_rss,
             "detections": int(res["scores"].numel()), "exportSeconds": export_s, "threads": threads,
-            "torch": torch.__version__}
+            "torch": torch.__version__, "family": family}
     with open(os.path.join(out, "meta.json"), "w") as f:
         json.dump(meta, f)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "v1")
