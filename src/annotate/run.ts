@@ -38,6 +38,8 @@ export interface ResultOptions {
 
 export interface AnnotateOptions extends ResultOptions {
   inputs: readonly string[];
+  /** The folder a COCO input's file_names are relative to (default: the COCO file's folder). */
+  imageRoot?: string;
   out: string;
   detector: Detector;
   /** How the user named the model (recorded in the dataset's info). */
@@ -141,7 +143,7 @@ export async function annotate(options: AnnotateOptions): Promise<AnnotateSummar
   const started = performance.now();
   const out = resolve(options.out);
   checkOutNotAmongInputs(options.inputs, out);
-  const all = await listInputs(options.inputs, { exclude: [out] });
+  const all = await listInputs(options.inputs, { exclude: [out], imageRoot: options.imageRoot, warn: (m) => options.log(`annotate: ${m}`) });
   checkInputsOutsideOut(all, out);
   const mine = options.shard ? selectShard(all, options.shard) : all;
   const bytes = mine.map((input) => fileSize(input.path));

@@ -35,6 +35,7 @@ image in flight and writes the dataset; twice exits at once (still resumable).
   --tolerance <px>       polygon simplification tolerance in pixels (default 1)
   --previews             also write previews/<image>.png (masks, boxes, labels)
   --shard <K/N>          annotate only share K of N (1 <= K <= N); join with resdet merge
+  --image-root <dir>     the folder a COCO input's file_names are relative to (default: its folder)
   --restart              set an existing journal aside and start over (instead of resuming)
   --max-pixels <n>       refuse images over n pixels (default 100000000)
   --provider <p>         cpu (default), cuda or webgpu
@@ -84,6 +85,7 @@ export async function annotateCommand(argv: string[]): Promise<void> {
       tolerance: { type: 'string', default: '1' },
       previews: { type: 'boolean', default: false },
       shard: { type: 'string' },
+      'image-root': { type: 'string' },
       restart: { type: 'boolean', default: false },
       'max-pixels': { type: 'string' },
       provider: { type: 'string', default: 'cpu' },
@@ -130,7 +132,7 @@ export async function annotateCommand(argv: string[]): Promise<void> {
   let summary: AnnotateSummary;
   try {
     summary = await annotate({
-      ...options, inputs: positionals, out, detector, modelName: values.model!, classes: classes.length ? classes : undefined,
+      ...options, inputs: positionals, imageRoot: values['image-root'], out, detector, modelName: values.model!, classes: classes.length ? classes : undefined,
       formats: formats as OutputFormat[], polygons: values.polygons!, previews: values.previews!, shard, restart: values.restart!,
       stopRequested: interrupt.requested, log: (line) => process.stderr.write(line + '\n'),
     });
