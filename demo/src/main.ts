@@ -65,6 +65,8 @@ interface Still { image: ImageBitmap | HTMLCanvasElement; width: number; height:
 
 const state = {
   model: undefined as LoadedModel | undefined,
+  /** The model asked for last (loaded or not): a provider change loads it again. */
+  source: undefined as ModelSource | undefined,
   /** Bumped by every model load: a load that finishes after a newer one started is dropped. */
   loadGeneration: 0,
   still: undefined as Still | undefined,
@@ -114,6 +116,7 @@ function showModel(model: LoadedModel): void {
 
 async function useModel(source: ModelSource): Promise<void> {
   const generation = ++state.loadGeneration;
+  state.source = source;
   clearErrors();
   document.body.dataset.model = 'loading';
   setStatus(`Loading ${sourceName(source)}…`);
@@ -414,7 +417,7 @@ function wire(): void {
   if (provider && [...ui.provider.options].some((o) => o.value === provider)) ui.provider.value = provider;
   ui.provider.addEventListener('change', () => {
     stopLive();
-    if (state.model) void useModel(state.model.source);
+    if (state.source) void useModel(state.source);
   });
   ui.bundled.addEventListener('click', () => void useModel({ kind: 'bundled', url: bundledModel }));
   ui.folder.addEventListener('change', () => {

@@ -355,6 +355,30 @@ describe('the browser demo, built by Vite and served statically, in headless Chr
     }
   });
 
+  it('without a WebGPU adapter, on a phone-sized screen: WebGPU asked for is an error in the page, the default falls back to WASM saying why; nothing overflows, every control is labelled', async () => {
+    const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
+    // As browser.test.ts does: navigator.gpu that gives no adapter.
+    await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => ({ requestAdapter: async () => null }) }));
+    const page = await context.newPage();
+    try {
+      await page.goto(`${site.origin}/?provider=webgpu`);
+      await page.waitForFunction(() => document.getElementById('errors')!.children.length > 0);
+      expect(await page.locator('#errors').textContent()).to.match(/^Loading the model shapes \(bundled\): ProviderUnavailableError \(PROVIDER_UNAVAILABLE\): provider 'webgpu': navigator\.gpu\.requestAdapter\(\) gave no adapter/);
+      await page.selectOption('#provider', 'auto');
+      await waitForRuns(page, 1);
+      expect(await page.locator('#model-provider').textContent()).to.equal('WASM (WebGPU unavailable: the browser gives no WebGPU adapter)');
+      const [scrollWidth, innerWidth, canvasRight] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth, document.getElementById('canvas')!.getBoundingClientRect().right]);
+      expect(scrollWidth, 'page width').to.be.at.most(innerWidth);
+      expect(canvasRight, 'the image fits').to.be.at.most(innerWidth);
+      const unlabelled = await page.locator('input, select, button, [tabindex="0"]').evaluateAll((els) => els
+        .filter((e) => !((e as HTMLInputElement).labels?.length || e.getAttribute('aria-label') || e.getAttribute('title') || e.textContent!.trim()))
+        .map((e) => e.outerHTML.slice(0, 80)));
+      expect(unlabelled, 'controls without a label').to.deep.equal([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it("WebGPU on SwiftShader, chosen by default: a sample segmented, the COCO JSON equal to Node's cpu detections, no console errors", async () => {
     const { context, page, consoleErrors } = await open('?image=samples/shapes-3.png');
     try {
