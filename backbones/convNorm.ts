@@ -4,9 +4,9 @@
  * detectors, FrozenBatchNorm2d in the v1 bodies) is folded into it; without, the convolution's own
  * bias is used. Shared by the FPN and the heads.
  */
-import type { ConvOptions, GraphBuilder, Value } from './graph/builder.js';
-import type { StateDict } from './graph/tensor.js';
-import { requireWeight } from './graph/stateDictKeys.js';
+import type { ConvOptions, GraphBuilder, Value } from '../onnx/builder.js';
+import type { StateDict } from '../onnx/tensor.js';
+import { requireWeight } from './stateDictKeys.js';
 import { type NormLayer, frozenBatchNormScale, normEpsAt, normLayerAt, scaledWeight } from './frozenBatchNorm.js';
 
 /** Where one conv(+norm) block's parameters are in the state dict (full keys). */

@@ -6,7 +6,7 @@
  *
  * Shapes: C_i input channels of level i, C the FPN's channels (256 in torchvision's detectors).
  */
-import type { GraphBuilder, Value } from './graph/builder.js';
+import type { GraphBuilder, Value } from '../onnx/builder.js';
 import { convNorm } from './convNorm.js';
 import { type BackboneWeights, fpnKeys } from './keys.js';
 

@@ -9,8 +9,8 @@
  * bias are computed with float32 rounding at every step, as torch does, so the folded values equal
  * the ones torch multiplies by.
  */
-import type { ComputedFloat32 } from './graph/onnx.js';
-import type { HostTensor } from './graph/tensor.js';
+import type { ComputedFloat32 } from '../onnx/onnx.js';
+import type { HostTensor } from '../onnx/tensor.js';
 import type { FrozenBatchNormTensors } from './keys.js';
 
 const f32 = Math.fround;

@@ -2,7 +2,7 @@
  * Backbones: ONNX models that turn normalized images into a feature pyramid, with the pyramid's
  * declaration (level names, strides, channels). Exports the contract, torchvision's ResNet-FPN
  * built from a state dict, and the registry that resolves a backbone by name. Imports only the
- * shared leaf ./graph.
+ * shared ONNX leaf ../onnx (and ../postprocess/errors).
  */
 export {
   type Backbone, type FeaturePyramid, type PyramidLevel, BackboneError, torchvisionFpnLevels, validateLevels,

@@ -5,8 +5,8 @@
  * renamed in torchvision 0.13 (`fpn.inner_blocks.0.weight` -> `fpn.inner_blocks.0.0.weight`, as
  * they became `Conv2dNormActivation`s); both are accepted.
  */
-import type { HostTensor, StateDict } from './graph/tensor.js';
-import { StateDictError, requireWeight } from './graph/stateDictKeys.js';
+import type { HostTensor, StateDict } from '../onnx/tensor.js';
+import { StateDictError, requireWeight } from './stateDictKeys.js';
 import { BackboneError } from './backbone.js';
 
 /** The folded parameters' source: a torchvision FrozenBatchNorm2d's four buffers. */

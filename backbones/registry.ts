@@ -3,10 +3,10 @@
  * declaration of the pyramid it emits. A model package names its backbone; this is where the name
  * is resolved.
  */
-import type { StateDict } from './graph/tensor.js';
-import { readModelInterface } from './graph/inspect.js';
-import { ELEM_TYPE } from './graph/onnx.js';
-import { renameOutputs } from './graph/rewrite.js';
+import type { StateDict } from '../onnx/tensor.js';
+import { readModelInterface } from '../onnx/inspect.js';
+import { ELEM_TYPE } from '../onnx/onnx.js';
+import { renameOutputs } from '../onnx/rewrite.js';
 import { type Backbone, BackboneError, type PyramidLevel, validateLevels } from './backbone.js';
 import { buildResNetFpn } from './resnetFpn.js';
 import { resnetArchs } from './resnet.js';

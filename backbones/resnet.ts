@@ -7,7 +7,7 @@
  * Shapes: N images, H x W input; layer k emits [N, C_k, H / 2^(k+1), W / 2^(k+1)].
  * Not representable in a state dict and so unsupported: `replace_stride_with_dilation`.
  */
-import type { GraphBuilder, Value } from './graph/builder.js';
+import type { GraphBuilder, Value } from '../onnx/builder.js';
 import { BackboneError } from './backbone.js';
 import { type NormLayer, frozenBatchNormScale, normEpsAt, normLayerAt, scaledWeight } from './frozenBatchNorm.js';
 import { type BackboneWeights, resnetKeys } from './keys.js';

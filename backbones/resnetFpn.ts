@@ -3,8 +3,8 @@
  * dict: input 'images' [N, 3, H, W] (H, W multiples of 32), outputs '0', '1', '2', '3', 'pool'
  * [N, C, H/4, W/4] ... [N, C, H/64, W/64].
  */
-import { GraphBuilder, type OnnxNetwork, onnxNetwork } from './graph/builder.js';
-import type { StateDict } from './graph/tensor.js';
+import { GraphBuilder, type OnnxNetwork, onnxNetwork } from '../onnx/builder.js';
+import type { StateDict } from '../onnx/tensor.js';
 import { type Backbone, BackboneError, torchvisionFpnLevels } from './backbone.js';
 import { featurePyramidNetwork, fpnChannels, fpnHasNorm } from './fpn.js';
 import { BackboneWeights, findBackbonePrefix } from './keys.js';

@@ -6,8 +6,9 @@
  * K: RoIs, C: channels, P: pooled size (7), L: classes including background.
  */
 import {
-  GraphBuilder, type OnnxNetwork, type StateDict, StateDictError, type Value, onnxNetwork, requireWeight,
-} from '../backbones/graph/index.js';
+  GraphBuilder, type OnnxNetwork, type StateDict, type Value, onnxNetwork,
+} from '../onnx/index.js';
+import { StateDictError, requireWeight } from '../backbones/stateDictKeys.js';
 import { convNorm } from '../backbones/convNorm.js';
 import { addMultiScaleRoiAlign, type PoolerSpec } from './pooler.js';
 

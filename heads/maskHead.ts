@@ -6,7 +6,8 @@
  *
  * K: RoIs, C: channels, S: pooled size (14), M = 2S: mask size (28), L: classes.
  */
-import { GraphBuilder, type OnnxNetwork, type StateDict, type Value, onnxNetwork, requireWeight, StateDictError } from '../backbones/graph/index.js';
+import { GraphBuilder, type OnnxNetwork, type StateDict, type Value, onnxNetwork } from '../onnx/index.js';
+import { StateDictError, requireWeight } from '../backbones/stateDictKeys.js';
 import { convNorm } from '../backbones/convNorm.js';
 import type { HeadBuildOptions } from './boxHead.js';
 import { addMultiScaleRoiAlign } from './pooler.js';

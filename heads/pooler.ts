@@ -7,7 +7,7 @@
  *
  * K: RoIs, Kl: RoIs of level l, C: channels, P: pooled size.
  */
-import { type GraphBuilder, type Value, attr } from '../backbones/graph/index.js';
+import { type GraphBuilder, type Value, attr } from '../onnx/index.js';
 import { assignLevels } from '../postprocess/typed.js';
 
 /** The pooled levels (torchvision's featmap_names with their strides) and the output size. */

@@ -7,8 +7,9 @@
  * N: images, A: anchors per location, Hi, Wi: level i's size, R = sum_i Hi*Wi*A.
  */
 import {
-  GraphBuilder, type OnnxNetwork, type StateDict, type Value, onnxNetwork, requireWeight, StateDictError,
-} from '../backbones/graph/index.js';
+  GraphBuilder, type OnnxNetwork, type StateDict, type Value, onnxNetwork,
+} from '../onnx/index.js';
+import { StateDictError, requireWeight } from '../backbones/stateDictKeys.js';
 
 /** What the RPN head graph needs to know about the pyramid it reads. */
 export interface RpnHeadSpec {

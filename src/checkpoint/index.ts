@@ -8,7 +8,7 @@
  * Exports: loadCheckpoint, loadCheckpointBuffer, detectCheckpointFormat, CheckpointFormat,
  * CheckpointLoadOptions, CheckpointError, nestedStateDictKeys.
  */
-import type { StateDict } from '../../backbones/graph/tensor.js';
+import type { StateDict } from '../../onnx/tensor.js';
 import { type CheckpointLoadOptions, MemoryBudget } from './budget.js';
 import { CheckpointError } from './errors.js';
 import { readSafetensors, looksLikeSafetensors } from './safetensors.js';

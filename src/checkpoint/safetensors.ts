@@ -5,7 +5,7 @@
  * The format forbids overlapping ranges (the safetensors crate refuses them), so they are refused
  * here too: every data byte belongs to one tensor and is read once.
  */
-import type { StateDict } from '../../backbones/graph/tensor.js';
+import type { StateDict } from '../../onnx/tensor.js';
 import type { MemoryBudget } from './budget.js';
 import { CheckpointError } from './errors.js';
 import type { ByteSource } from './source.js';

@@ -2,7 +2,7 @@
  * From an unpickled checkpoint object to a StateDict: find the state dict (bare, or nested as
  * torchvision's and common training scripts save it), and materialize its tensors.
  */
-import type { HostTensor, StateDict } from '../../backbones/graph/tensor.js';
+import type { HostTensor, StateDict } from '../../onnx/tensor.js';
 import { CheckpointError } from './errors.js';
 import { describePickleValue, PickleDict, type PickleValue } from './pickle.js';
 import { TensorRef } from './torchPickle.js';

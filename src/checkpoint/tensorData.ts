@@ -11,7 +11,7 @@
  * overlapping view (a few bytes of storage "expanded" to 2^32 elements) is refused by size
  * instead of taking gigabytes; a non-contiguous view is gathered without an index array.
  */
-import type { HostTensor } from '../../backbones/graph/tensor.js';
+import type { HostTensor } from '../../onnx/tensor.js';
 import type { MemoryBudget } from './budget.js';
 import { CheckpointError } from './errors.js';
 import { elementSize, MAX_DIMS, type TorchDType } from './torchPickle.js';

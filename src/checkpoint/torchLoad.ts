@@ -8,7 +8,7 @@
  * Only the storages that the state dict's tensors use are read, so a training checkpoint's
  * optimizer state costs nothing.
  */
-import type { StateDict } from '../../backbones/graph/tensor.js';
+import type { StateDict } from '../../onnx/tensor.js';
 import type { MemoryBudget } from './budget.js';
 import { CheckpointError, CheckpointTruncatedError } from './errors.js';
 import { describePickleValue, type PickleHooks, type PickleValue, unpickle } from './pickle.js';

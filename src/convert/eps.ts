@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { normLayerAt } from '../../backbones/index.js';
-import type { StateDict } from '../../backbones/graph/index.js';
+import type { StateDict } from '../../onnx/index.js';
 
 /** torchvision 0.14's COCO_V1 ResNet-50-FPN detection files, whose builders set eps 0.0. */
 const TORCHVISION_V1_COCO_FILES = [

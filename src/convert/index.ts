@@ -5,7 +5,7 @@
  */
 import { basename } from 'node:path';
 import { buildResNetFpn, findBackbonePrefix } from '../../backbones/index.js';
-import { type StateDict, numel } from '../../backbones/graph/index.js';
+import { type StateDict, numel } from '../../onnx/index.js';
 import { buildBoxHead } from '../../heads/boxHead.js';
 import { buildMaskHead } from '../../heads/maskHead.js';
 import { buildRpnHead } from '../../heads/rpnHead.js';

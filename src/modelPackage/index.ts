@@ -8,8 +8,8 @@ import {
   type Stats, writeFileSync,
 } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import type { OnnxModel } from '../../backbones/graph/index.js';
-import { serializeModelToFile } from '../../backbones/graph/onnxFile.js';
+import type { OnnxModel } from '../../onnx/index.js';
+import { serializeModelToFile } from '../../onnx/onnxFile.js';
 import { checkNetworks } from './networks.js';
 import { FILE_ROLES, jsonFailure, MAX_MANIFEST_BYTES, ModelPackageError, validateManifest } from './validate.js';
 import {

@@ -1,6 +1,6 @@
 /**
  * Checks a package's ONNX networks against its resdet.json before any session is created, from
- * the interface each graph declares (backbones/graph/inspect.ts: inputs, outputs, initializer
+ * the interface each graph declares (onnx/inspect.ts: inputs, outputs, initializer
  * dims, RoiAlign attributes; no runtime): the backbone emits the declared levels (names, channels,
  * strides), the heads take them, the box and mask heads predict as many classes as `classes`
  * names, and the sizes a head's graph bakes in (pooled size, sampling ratio, anchors per location)
@@ -9,7 +9,7 @@
  *
  * L: classes including background, P: pooled size, A: anchors per location.
  */
-import { type DeclaredValue, type ModelInterface, readModelInterface } from '../../backbones/graph/inspect.js';
+import { type DeclaredValue, type ModelInterface, readModelInterface } from '../../onnx/inspect.js';
 import { poolerInputs } from '../../heads/pooler.js';
 import { type DetectorConfig, resolveConfig } from '../config.js';
 import { show } from './configSchema.js';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { frozenBatchNormScale } from '../../backbones/index.js';
-import type { HostTensor } from '../../backbones/graph/tensor.js';
+import type { HostTensor } from '../../onnx/tensor.js';
 import { torchReference } from '../helpers/reference.js';
 import { getFloat32 } from '../helpers/tensorArchive.js';
 

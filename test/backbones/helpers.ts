@@ -3,7 +3,7 @@
  * onnxruntime-node (CPU), and the parity measure.
  */
 import * as ort from 'onnxruntime-node';
-import type { StateDict } from '../../backbones/graph/tensor.js';
+import type { StateDict } from '../../onnx/tensor.js';
 import type { Archive } from '../helpers/tensorArchive.js';
 import { getFloat32, getShape } from '../helpers/tensorArchive.js';
 

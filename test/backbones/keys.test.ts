@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { BackboneError, StateDictError, buildResNetFpn } from '../../backbones/index.js';
-import type { StateDict } from '../../backbones/graph/tensor.js';
+import type { StateDict } from '../../onnx/tensor.js';
 import { torchReference } from '../helpers/reference.js';
 import { archiveStateDict } from './helpers.js';
 

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HostTensor } from '../../backbones/graph/tensor.js';
+import type { HostTensor } from '../../onnx/tensor.js';
 import { torchReference } from '../helpers/reference.js';
 import type { Archive, ArchiveTensor } from '../helpers/tensorArchive.js';
 

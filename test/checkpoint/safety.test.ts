@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import type { StateDict } from '../../backbones/graph/tensor.js';
+import type { StateDict } from '../../onnx/tensor.js';
 import { CheckpointError, loadCheckpoint, loadCheckpointBuffer } from '../../src/checkpoint/index.js';
 import { caseBytes, caseFile, caseMeta } from './helpers.js';
 

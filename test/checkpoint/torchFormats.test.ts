@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import type { StateDict } from '../../backbones/graph/tensor.js';
+import type { StateDict } from '../../onnx/tensor.js';
 import { loadCheckpoint, loadCheckpointBuffer } from '../../src/checkpoint/index.js';
 import { caseBytes, caseFile, caseMeta, expected, expectSameTensor } from './helpers.js';
 

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GraphBuilder, type OnnxModel } from '../../backbones/graph/index.js';
+import { GraphBuilder, type OnnxModel } from '../../onnx/index.js';
 import { FORMAT_NAME, FORMAT_VERSION, type ManifestDraft, readModelPackage, writeModelPackage } from '../../src/modelPackage/index.js';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { StateDict } from '../../backbones/graph/index.js';
+import type { StateDict } from '../../onnx/index.js';
 import { buildBoxHead } from '../../heads/boxHead.js';
 import { buildMaskHead } from '../../heads/maskHead.js';
 import { postprocessDetections } from '../../heads/roiHeads.js';

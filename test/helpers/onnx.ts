@@ -1,6 +1,6 @@
 /** Helpers to run a built ONNX graph in onnxruntime-node (CPU) and compare with a reference. */
 import * as ort from 'onnxruntime-node';
-import type { HostTensor, StateDict } from '../../backbones/graph/index.js';
+import type { HostTensor, StateDict } from '../../onnx/index.js';
 import { type Archive, getFloat32 } from './tensorArchive.js';
 
 /** The state dict stored under `prefix` (e.g. 'sd/') in a reference archive. */

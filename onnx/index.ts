@@ -1,6 +1,7 @@
 /**
  * The shared ONNX leaf: host tensor types, a typed graph builder, the ModelProto writer and a
- * reader for a model's declared interface. Imports nothing else of ours. Writing a model to a
+ * reader for a model's declared interface and a whole-model reader (readModel), float16 conversion.
+ * Imports nothing else of ours. Writing a model to a
  * file (`serializeModelToFile`) is Node-only and lives in `./onnxFile.js`, outside this index.
  */
 export type { HostDType, HostTensor, StateDict } from './tensor.js';
@@ -11,11 +12,12 @@ export {
 } from './builder.js';
 export {
   type ComputedFloat32, type Dim, type ElemType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxTensor,
-  type OnnxValueInfo, ELEM_TYPE, serializeModel, writeModel,
+  type OnnxTensorDType, type OnnxValueInfo, ELEM_TYPE, serializeModel, writeModel,
 } from './onnx.js';
 export { type DeclaredValue, type ModelInterface, readModelInterface } from './inspect.js';
 export {
   type ByteSink, type ByteSource, type RawField, ProtoMessage, ProtoWriter, encodeMessage, readFields, streamMessage, varintSize,
 } from './protobuf.js';
-export { StateDictError, hasPrefix, requireWeight } from './stateDictKeys.js';
 export { renameOutputs } from './rewrite.js';
+export { float16Bits, float16Value, fromFloat16, toFloat16 } from './float16.js';
+export { readModel } from './read.js';

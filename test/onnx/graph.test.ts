@@ -2,10 +2,10 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GraphBuilder, attr, readModelInterface } from '../../backbones/graph/index.js';
+import { GraphBuilder, attr, readModelInterface } from '../../onnx/index.js';
 import { buildResNetFpn } from '../../backbones/index.js';
 import { pythonExecutable, repoRoot, torchReference } from '../helpers/reference.js';
-import { archiveStateDict, runOnnx } from './helpers.js';
+import { archiveStateDict, runOnnx } from '../backbones/helpers.js';
 
 /** Runs the onnx package's full checker (structure and shape inference) on `model`. */
 function onnxCheck(model: Uint8Array): string {

@@ -7,7 +7,7 @@
 import { type ByteSink, type ByteSource, ProtoMessage, encodeMessage, streamMessage } from './protobuf.js';
 
 /** Element types our graphs use, with their TensorProto.DataType codes. */
-export const ELEM_TYPE = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9 } as const;
+export const ELEM_TYPE = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10 } as const;
 export type ElemType = keyof typeof ELEM_TYPE;
 
 /** A dimension: a fixed size, or a symbolic name (dim_param) for a dynamic one. */
@@ -23,12 +23,20 @@ export interface ComputedFloat32 {
   fill(chunk: Float32Array, start: number): void;
 }
 
-/** A constant tensor stored in the model (an initializer or a tensor attribute). */
+/** Element types a stored tensor may have. */
+export type OnnxTensorDType = 'float32' | 'float16' | 'int8' | 'uint8' | 'int64' | 'int32';
+
+/**
+ * A constant tensor stored in the model (an initializer or a tensor attribute). The data's array
+ * type follows the dtype: Float32Array (or ComputedFloat32) for float32, Uint16Array of IEEE
+ * half-precision bit patterns for float16 (`toFloat16`), Int8Array, Uint8Array, BigInt64Array,
+ * Int32Array.
+ */
 export interface OnnxTensor {
   name: string;
-  dtype: 'float32' | 'int64' | 'int32';
+  dtype: OnnxTensorDType;
   dims: readonly number[];
-  data: Float32Array | BigInt64Array | Int32Array | ComputedFloat32;
+  data: Float32Array | Uint16Array | Int8Array | Uint8Array | BigInt64Array | Int32Array | ComputedFloat32;
 }
 
 /** A node attribute, tagged with its AttributeProto type. */
@@ -53,7 +61,8 @@ export interface OnnxNode {
 export interface OnnxValueInfo {
   name: string;
   dtype: ElemType;
-  shape: readonly Dim[];
+  /** The declared shape; undefined declares none (an intermediate exposed as an output, rank unknown). */
+  shape: readonly Dim[] | undefined;
 }
 
 export interface OnnxGraph {
@@ -144,12 +153,15 @@ function nodeProto(n: OnnxNode): ProtoMessage {
 }
 
 function valueInfoProto(v: OnnxValueInfo): ProtoMessage {
-  const shape = new ProtoMessage();
-  for (const d of v.shape) {
-    // TensorShapeProto.Dimension: dim_value = 1, dim_param = 2
-    shape.message(1, typeof d === 'number' ? new ProtoMessage().varint(1, d) : new ProtoMessage().string(2, d));
+  const tensorType = new ProtoMessage().varint(1, ELEM_TYPE[v.dtype]);
+  if (v.shape !== undefined) {
+    const shape = new ProtoMessage();
+    for (const d of v.shape) {
+      // TensorShapeProto.Dimension: dim_value = 1, dim_param = 2
+      shape.message(1, typeof d === 'number' ? new ProtoMessage().varint(1, d) : new ProtoMessage().string(2, d));
+    }
+    tensorType.message(2, shape);
   }
-  const tensorType = new ProtoMessage().varint(1, ELEM_TYPE[v.dtype]).message(2, shape);
   return new ProtoMessage().string(1, v.name).message(2, new ProtoMessage().message(1, tensorType));
 }
 

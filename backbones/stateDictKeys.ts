@@ -2,8 +2,8 @@
  * Looking up weights in a torchvision state dict whose key names changed across releases
  * (e.g. `rpn.head.conv.weight` before 0.13, `rpn.head.conv.0.0.weight` after).
  */
-import { ResdetError } from '../../postprocess/errors.js';
-import type { HostTensor, StateDict } from './tensor.js';
+import { ResdetError } from '../postprocess/errors.js';
+import type { HostTensor, StateDict } from '../onnx/tensor.js';
 
 /** A state dict that lacks a weight a network needs, or holds one of the wrong shape. */
 export class StateDictError extends ResdetError {

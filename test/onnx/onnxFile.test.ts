@@ -3,12 +3,12 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GraphBuilder, type OnnxModel, attr, writeModel } from '../../backbones/graph/index.js';
-import { serializeModelToFile } from '../../backbones/graph/onnxFile.js';
+import { GraphBuilder, type OnnxModel, attr, writeModel } from '../../onnx/index.js';
+import { serializeModelToFile } from '../../onnx/onnxFile.js';
 import { buildResNetFpn } from '../../backbones/index.js';
 import { torchReference } from '../helpers/reference.js';
 import { getFloat32, getShape } from '../helpers/tensorArchive.js';
-import { archiveStateDict, relativeMaxDiff, runOnnx } from './helpers.js';
+import { archiveStateDict, relativeMaxDiff, runOnnx } from '../backbones/helpers.js';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
