@@ -63,7 +63,7 @@ describe('resdet CLI conventions', () => {
     ['a score that is not a number', ['detect', 'photo.png', '--score', 'high'], /^resdet detect: --score must be a number in \[0, 1\], got 'high'$/m],
     ['a flag without its value', ['detect', 'photo.png', '--out'], /^resdet detect: Option '-o, --out <value>' argument missing$/m],
     ['threads that are not an integer', ['detect', 'photo.png', '--threads', '1.5'], /--threads must be an integer/],
-    ['an unknown command', ['detetc', 'photo.png'], /^resdet: unknown command 'detetc' \(commands: convert, dataset, detect, eval/m],
+    ['an unknown command', ['detetc', 'photo.png'], /^resdet: unknown command 'detetc' \(commands: annotate, convert, dataset, detect, eval, merge/m],
     ['an unknown flag of convert', ['convert', 'x.pth', '--frobnicate'], /^resdet convert: Unknown option '--frobnicate'$/m],
   ];
   for (const [what, args, message] of usageErrors) {
