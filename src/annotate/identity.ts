@@ -5,21 +5,17 @@
  * are never joined.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { MANIFEST_FILE } from '../modelPackage/manifest.js';
-import { AnnotateError } from './errors.js';
 import type { InputImage } from './types.js';
 
 /**
- * What identifies a model package, cheaply: resdet.json's bytes (which hold every network's
- * sha256 and size) and each network file's name and size on disk. The networks themselves
- * (170 MB for ResNet-50) are not hashed: loading checks them against resdet.json anyway.
+ * What identifies a model package, cheaply: its manifest (resdet.json, which holds every network's
+ * sha256 and size) and each network file's name and size. The networks themselves (170 MB for
+ * ResNet-50) are not hashed again: loading checks them against the manifest anyway.
  */
 export interface ModelIdentity {
-  /** sha256 (hex) of resdet.json's bytes. */
+  /** sha256 (hex) of the manifest's canonical JSON. */
   manifestSha256: string;
-  /** The network files resdet.json names, by role, with their size on disk (-1: missing). */
+  /** The network files the manifest names, by role, with their sizes. */
   files: { role: string; path: string; bytes: number }[];
 }
 
@@ -50,31 +46,6 @@ function sortKeys(value: unknown): Json {
 
 function sha256Hex(text: string | Uint8Array): string {
   return createHash('sha256').update(text).digest('hex');
-}
-
-/**
- * The identity of the model package in `packageDir` (a folder holding resdet.json).
- * @throws AnnotateError (ANNOTATE_INPUT) when resdet.json cannot be read or is not JSON
- */
-export function modelIdentity(packageDir: string): ModelIdentity {
-  const manifestPath = join(packageDir, MANIFEST_FILE);
-  let bytes: Buffer;
-  let manifest: { files?: Record<string, { path?: unknown }> };
-  try {
-    bytes = readFileSync(manifestPath);
-    manifest = JSON.parse(bytes.toString('utf8')) as typeof manifest;
-  } catch (e) {
-    throw new AnnotateError('ANNOTATE_INPUT', `${manifestPath}: cannot read the model's manifest (${(e as Error).message})`, { cause: e });
-  }
-  const files: ModelIdentity['files'] = [];
-  const entries = manifest?.files && typeof manifest.files === 'object' ? manifest.files : {};
-  for (const role of Object.keys(entries).sort()) {
-    const path = entries[role]?.path;
-    if (typeof path !== 'string') continue;
-    const st = statSync(join(packageDir, path), { throwIfNoEntry: false });
-    files.push({ role, path, bytes: st?.isFile() ? st.size : -1 });
-  }
-  return { manifestSha256: sha256Hex(bytes), files };
 }
 
 /** What a run's fingerprint is made of. */

@@ -4,7 +4,7 @@ import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AnnotateError } from '../../src/annotate/errors.js';
-import { canonicalJson, inputDigest, modelIdentity, runFingerprint } from '../../src/annotate/identity.js';
+import { canonicalJson, inputDigest, manifestIdentity, runFingerprint } from '../../src/annotate/identity.js';
 import {
   encodeRecord, JOURNAL_FILE, LOCK_FILE, type NewJournalHeader, openJournal, readJournal,
 } from '../../src/annotate/journal.js';
@@ -210,11 +210,15 @@ describe('annotate run identity', () => {
       .and.to.not.equal(runFingerprint({ model, options: { maxDetections: 100, score: 0.6 } }));
   });
 
-  it('identifies the bundled model by resdet.json and its network files\' sizes', () => {
-    const id = modelIdentity(join(repoRoot, 'models', 'shapes'));
+  it('identifies the bundled model by its manifest (whatever its key order) and its network files\' sizes', () => {
+    const manifest = JSON.parse(readFileSync(join(repoRoot, 'models', 'shapes', 'resdet.json'), 'utf8')) as { files: Record<string, unknown>; classes?: string[] };
+    const id = manifestIdentity(manifest);
     expect(id.manifestSha256).to.match(/^[0-9a-f]{64}$/);
-    expect(id.files.map((f) => f.role)).to.include('backbone');
+    expect(id.files.map((f) => f.role)).to.deep.equal(['backbone', 'boxHead', 'maskHead', 'rpnHead']);
     for (const f of id.files) expect(f.bytes).to.equal(statSync(join(repoRoot, 'models', 'shapes', f.path)).size);
+    const reordered = Object.fromEntries(Object.entries(manifest).reverse()) as typeof manifest;
+    expect(manifestIdentity(reordered)).to.deep.equal(id);
+    expect(manifestIdentity({ ...manifest, classes: ['__background__', 'other'] } as typeof manifest).manifestSha256).to.not.equal(id.manifestSha256);
   });
 
   it('digests ids and file names of the whole list, and nothing a separator could fake', () => {
