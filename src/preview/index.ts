@@ -45,6 +45,21 @@ function blendMask(rgba: Uint8Array, width: number, mask: BinaryMask, colour: re
   }
 }
 
+type Font = Awaited<ReturnType<typeof loadFont>>;
+/** Parsed fonts by size: parsing one takes tens of milliseconds, more than drawing a preview. */
+const fontCache = new Map<FontSize, Promise<Font>>();
+
+function labelFont(size: FontSize): Promise<Font> {
+  let font = fontCache.get(size);
+  if (!font) {
+    font = import('jimp/fonts').then((fonts) => loadFont(fonts[`SANS_${size}_WHITE`]));
+    // A failed load is not kept: the next preview tries again.
+    font.catch(() => fontCache.delete(size));
+    fontCache.set(size, font);
+  }
+  return font;
+}
+
 /**
  * Draws detections over an RGB image.
  * @param rgb interleaved 8-bit RGB [H, W, 3]
@@ -72,8 +87,7 @@ export async function drawPreview(rgb: Uint8Array, width: number, height: number
   }
   if (detections.length === 0) return rgba;
   const size = fontSizeFor(width, height);
-  const fonts = await import('jimp/fonts');
-  const font = await loadFont(fonts[`SANS_${size}_WHITE`]);
+  const font = await labelFont(size);
   const labels = detections.map((d) => `${d.className} ${d.score.toFixed(2)}`);
   const pad = Math.max(1, Math.round(size / 8));
   const tabHeight = Math.round(size * 1.15) + 2 * pad;
