@@ -9,7 +9,7 @@ import type { BrowserImageInput } from './image/browserTypes.js';
 import { decodeImageInBrowser } from './image/browserDecode.js';
 import { type PackageFiles, readModelPackageFromFiles } from './modelPackage/blobs.js';
 import { fetchModelPackageInBrowser } from './modelPackage/fetchBrowser.js';
-import type { Manifest } from './modelPackage/manifest.js';
+import type { Manifest, Precision } from './modelPackage/manifest.js';
 import type { LoadModelOptions } from './modelPackage/remote.js';
 import type { RuntimeOptions } from './runtime/index.js';
 import { ModelPackageError } from './modelPackage/validate.js';
@@ -18,7 +18,7 @@ import { type BrowserProvider, chooseBrowserProvider, explainRuntimeFailure, loa
 export * from './detector/result.js';
 export { DetectOptionsError, fullImageMask, ModelReleasedError } from './detector/index.js';
 export { ImageDecodeError, type RawPixels } from './image/index.browser.js';
-export { ModelPackageError, type Manifest, type PackageFiles };
+export { ModelPackageError, type Manifest, type PackageFiles, type Precision };
 export { DownloadError } from './download/errors.js';
 export type { DownloadProgress, LoadModelOptions } from './modelPackage/remote.js';
 export { ResdetError } from '../postprocess/errors.js';
@@ -39,13 +39,14 @@ export interface Detector extends Omit<CoreDetector, 'detect'> {
  * Loads a model package served at `baseUrl` (the folder holding resdet.json).
  * @param options provider: 'webgpu' (default when navigator.gpu gives an adapter) or 'wasm';
  *   wasmPaths: the folder serving onnxruntime-web's .wasm/.mjs files, when they are not next to
- *   its module or the bundle; threads: WASM threads (cross-origin isolated pages only)
+ *   its module or the bundle; threads: WASM threads (cross-origin isolated pages only); dtype:
+ *   'fp32' (default) or a precision variant the package holds ('fp16', 'int8')
  * @throws ProviderUnavailableError when the provider cannot start, saying what to do
  */
 export async function loadModel(baseUrl: string | URL, options: LoadModelOptions = {}): Promise<Detector> {
   const provider = await chooseBrowserProvider(options.provider);
   // Files cached by sha256 in the Cache API; resdet.json revalidated on every load.
-  const { manifest, files } = await fetchModelPackageInBrowser(baseUrl, { onProgress: options.onProgress });
+  const { manifest, files } = await fetchModelPackageInBrowser(baseUrl, { onProgress: options.onProgress, dtype: options.dtype });
   return startDetector(manifest, files, provider, options);
 }
 
@@ -57,10 +58,10 @@ export async function loadModel(baseUrl: string | URL, options: LoadModelOptions
  * @param where how error messages name the package (e.g. the folder's name)
  * @throws ModelPackageError naming the file at fault; ProviderUnavailableError as loadModel
  */
-export async function loadModelFromFiles(files: PackageFiles, options: RuntimeOptions & { where?: string } = {}): Promise<Detector> {
-  const { where, ...runtime } = options;
+export async function loadModelFromFiles(files: PackageFiles, options: RuntimeOptions & { where?: string; dtype?: Precision } = {}): Promise<Detector> {
+  const { where, dtype, ...runtime } = options;
   const provider = await chooseBrowserProvider(runtime.provider);
-  const pkg = await readModelPackageFromFiles(files, where);
+  const pkg = await readModelPackageFromFiles(files, where, dtype);
   return startDetector(pkg.manifest, pkg.files, provider, runtime);
 }
 

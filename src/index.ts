@@ -18,10 +18,11 @@ export type { Detector } from './detector/index.js';
 export * from './detector/result.js';
 export { DetectOptionsError, fullImageMask, ModelReleasedError } from './detector/index.js';
 export { ImageDecodeError, type ImageInput, type RawPixels, type JimpLike } from './image/index.js';
-export { ModelPackageError, readModelPackage, type Manifest } from './modelPackage/index.js';
+export { ModelPackageError, readModelPackage, type Manifest, type Precision } from './modelPackage/index.js';
 export { CheckpointError } from './checkpoint/index.js';
 export { ResdetError } from '../postprocess/errors.js';
 export { convertCheckpoint, type ConvertOptions, type ConvertSummary } from './convert/index.js';
+export { quantizePackage, type QuantizeOptions, type QuantizeSummary } from './quantize/index.js';
 export { ProviderUnavailableError, type Provider, type RuntimeOptions } from './runtime/index.js';
 export { resolveConfig, torchvisionDefaults, type DetectorConfig } from './config.js';
 
@@ -65,17 +66,18 @@ const nodeProviders = new Set(['cpu', 'cuda', 'webgpu']);
  *   (`resdetCacheDir()`, `$RESDET_CACHE` to move it) and checked by size and sha256; resdet.json
  *   is fetched on every load
  * @param options provider ('cpu' default, 'cuda', 'webgpu'), threads per operator, and
- *   onProgress ({ file, loaded, total, cached }) for URL loads
+ *   onProgress ({ file, loaded, total, cached }) for URL loads, and dtype ('fp32' default, or a
+ *   precision variant the package holds: 'fp16', 'int8')
  */
 export async function loadModel(model: string | URL, options: LoadModelOptions = {}): Promise<Detector> {
-  const { onProgress, ...runtime } = options;
+  const { onProgress, dtype, ...runtime } = options;
   const provider = options.provider ?? 'cpu';
   if (!nodeProviders.has(provider)) {
     throw new ProviderUnavailableError(provider, `not available in Node (use one of ${[...nodeProviders].join(', ')}; 'wasm' is for browsers)`);
   }
   const pkg = isModelUrl(model)
-    ? await fetchModelPackage(model, nodePackageStore(), { onProgress })
-    : checkPackageNetworks(readModelPackage(resolveModelPath(model)));
+    ? await fetchModelPackage(model, nodePackageStore(), { onProgress, dtype })
+    : checkPackageNetworks(readModelPackage(resolveModelPath(model), { dtype }));
   try {
     return await createDetector(ort as unknown as OrtModule, pkg.manifest, pkg.files, decodeImage, { ...runtime, provider });
   } catch (e) {

@@ -4,6 +4,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type DetectionResult, type Detector, detectDefaults, loadModel, type Provider } from '../index.js';
 import { decodeImage } from '../image/decode.js';
+import { PRECISIONS, type Precision } from '../modelPackage/manifest.js';
 import { encodePng } from '../image/encode.js';
 import { rleArea, rleEncodeWindow, rleToString } from '../../postprocess/typed.js';
 import { progressReporter } from '../download/progressBar.js';
@@ -28,6 +29,7 @@ one of the input images is refused.
   --mask-threshold <t> mask probability threshold (default ${detectDefaults.maskThreshold})
   --provider <p>       cpu (default), cuda or webgpu
   --threads <n>        threads per ONNX Runtime operator
+  --dtype <d>          fp32 (default), or a precision variant the package holds: fp16, int8
   --no-preview         write only the JSON
   --json               print one JSON object per image instead of the summary line`;
 
@@ -132,6 +134,7 @@ export async function detectCommand(argv: string[]): Promise<void> {
       'mask-threshold': { type: 'string', default: String(detectDefaults.maskThreshold) },
       provider: { type: 'string', default: 'cpu' },
       threads: { type: 'string' },
+      dtype: { type: 'string', default: 'fp32' },
       preview: { type: 'boolean', default: true },
       json: { type: 'boolean', default: false },
     },
@@ -141,6 +144,7 @@ export async function detectCommand(argv: string[]): Promise<void> {
   const score = number('score', values.score, 0, 1)!;
   const maskThreshold = number('mask-threshold', values['mask-threshold'], 0, 1)!;
   const threads = number('threads', values.threads, 1, 1024, true);
+  if (!(PRECISIONS as readonly string[]).includes(values.dtype!)) throw new UsageError(`--dtype must be ${PRECISIONS.join(', ')}, got '${values.dtype}'`, detectUsage);
   if (!['cpu', 'cuda', 'webgpu'].includes(values.provider!)) throw new UsageError(`--provider must be cpu, cuda or webgpu, got '${values.provider}'`, detectUsage);
   const out = resolve(values.out!);
   const inputs = new Set<string>();
@@ -154,7 +158,7 @@ export async function detectCommand(argv: string[]): Promise<void> {
   makeOutputFolder(out);
   // A package URL downloads into the cache once, with the same progress display as convert.
   const remote = /^https?:\/\//i.test(values.model!);
-  const model = await loadModel(values.model!, { provider: values.provider as Provider, threads, ...(remote ? { onProgress: progressReporter(process.stderr) } : {}) });
+  const model = await loadModel(values.model!, { provider: values.provider as Provider, threads, dtype: values.dtype as Precision, ...(remote ? { onProgress: progressReporter(process.stderr) } : {}) });
   const run: DetectRun = { model, modelName: values.model!, out, score, maskThreshold, preview: values.preview!, json: values.json!, inputs };
   const stems = new Set<string>();
   let failed = 0;

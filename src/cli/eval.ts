@@ -8,7 +8,8 @@ import {
 } from '../eval/index.js';
 import { evaluateIndexed } from '../eval/index.js';
 import { writeFileAtomic } from './files.js';
-import { UsageError } from './usage.js';
+import { numberOption, UsageError } from './usage.js';
+import { PRECISIONS, type Precision } from '../modelPackage/manifest.js';
 import { ResdetError } from '../../postprocess/errors.js';
 
 export const evalUsage = `resdet eval --annotations <coco.json> --detections <results.json> [options]
@@ -22,6 +23,9 @@ COCO evaluation equal to pycocotools' COCOeval: prints its 12-line summary per I
                         absolute or escaping file_name is refused) and decode: otherwise each
                         one is named (images[i].file_name) and eval exits 1 before any AP is
                         printed, since AP over the remaining images would silently differ
+  --dtype <d>           with --model: fp32 (default), or a precision variant the package holds
+                        (fp16, int8; see resdet quantize)
+  --threads <n>         with --model: threads per ONNX Runtime operator
   --write-detections <file>  with --model: also save the results it evaluates
   --iou bbox|segm|both  what to evaluate (default: both when results have segmentations, else bbox)
   --json                print {bbox: {stats, metrics, summary}, segm: ...} as JSON instead`;
@@ -51,6 +55,8 @@ export async function evalCommand(argv: string[]): Promise<void> {
       model: { type: 'string' },
       images: { type: 'string' },
       'write-detections': { type: 'string' },
+      dtype: { type: 'string', default: 'fp32' },
+      threads: { type: 'string' },
       iou: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
@@ -59,11 +65,13 @@ export async function evalCommand(argv: string[]): Promise<void> {
   if (Boolean(values.detections) === Boolean(values.model)) throw new UsageError('eval needs either --detections <file> or --model <dir> --images <dir>', evalUsage);
   if (values.model && !values.images) throw new UsageError('--model needs --images <dir>', evalUsage);
   if (values.iou !== undefined && !['bbox', 'segm', 'both'].includes(values.iou)) throw new UsageError(`--iou must be bbox, segm or both, got '${values.iou}'`, evalUsage);
+  if (!(PRECISIONS as readonly string[]).includes(values.dtype!)) throw new UsageError(`--dtype must be ${PRECISIONS.join(', ')}, got '${values.dtype}'`, evalUsage);
+  const runtime = { dtype: values.dtype as Precision, threads: numberOption('threads', values.threads, 1, 1024, evalUsage, true) };
   const gtFile = values.annotations;
   const groundTruth = readJson(gtFile);
   const detections = values.detections
     ? readJson(values.detections)
-    : await runModel(values.model!, values.images!, groundTruth, gtFile, values.iou !== 'bbox');
+    : await runModel(values.model!, values.images!, groundTruth, gtFile, values.iou !== 'bbox', runtime);
   if (values.model && (values.iou === 'segm' || values.iou === 'both') && (detections as CocoDetection[]).some((d) => !d.segmentation)) {
     throw new UsageError(`--iou ${values.iou}: ${values.model} gave detections without masks (no mask head?); use --iou bbox`, evalUsage);
   }
@@ -83,14 +91,16 @@ export async function evalCommand(argv: string[]): Promise<void> {
 }
 
 /** Detects on every image of the ground truth (masks as RLE when segm is evaluated) and returns COCO results. */
-async function runModel(model: string, imagesDir: string, groundTruth: unknown, gtFile: string, masks: boolean): Promise<CocoDetection[]> {
+async function runModel(
+  model: string, imagesDir: string, groundTruth: unknown, gtFile: string, masks: boolean, runtime: { dtype: Precision; threads?: number },
+): Promise<CocoDetection[]> {
   const data = groundTruth as Partial<CocoDataset>;
   if (!Array.isArray(data?.images)) throw new CocoFormatError(gtFile, 'images', 'is missing or not a list');
   if (!Array.isArray(data.categories)) throw new CocoFormatError(gtFile, 'categories', 'is missing or not a list');
   const categoryIds = categoryIdsByName(data.categories, gtFile);
   const paths = imagePaths(data.images, imagesDir, gtFile);
   const { loadModel } = await import('../index.js');
-  const detector = await loadModel(model);
+  const detector = await loadModel(model, runtime);
   const dropped = new Set<string>();
   const results: CocoDetection[] = [];
   try {

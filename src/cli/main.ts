@@ -8,6 +8,7 @@ import { datasetCommand, datasetUsage } from './dataset.js';
 import { detectCommand, detectUsage } from './detect.js';
 import { evalCommand, evalUsage } from './eval.js';
 import { mergeCommand, mergeUsage } from './merge.js';
+import { quantizeCommand, quantizeUsage } from './quantize.js';
 import { UsageError } from './usage.js';
 
 const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
@@ -17,6 +18,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: 
   detect: { run: detectCommand, usage: detectUsage },
   eval: { run: evalCommand, usage: evalUsage },
   merge: { run: mergeCommand, usage: mergeUsage },
+  quantize: { run: quantizeCommand, usage: quantizeUsage },
 };
 
 const usage = `usage: resdet <command> [options]

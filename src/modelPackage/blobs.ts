@@ -7,9 +7,9 @@
  *
  * Exports: PackageFiles, readModelPackageFromFiles.
  */
-import { MANIFEST_FILE, type Manifest, type ManifestFiles } from './manifest.js';
+import { MANIFEST_FILE, type Manifest, type ManifestFiles, type Precision } from './manifest.js';
 import { checkNetworks } from './networks.js';
-import { FILE_ROLES, jsonFailure, MAX_MANIFEST_BYTES, ModelPackageError, validateManifest } from './validate.js';
+import { FILE_ROLES, jsonFailure, MAX_MANIFEST_BYTES, ModelPackageError, networkFilesOf, validateManifest } from './validate.js';
 
 /**
  * A package's files: File objects (matched by `name`; when several share a name, the one in the
@@ -45,7 +45,7 @@ function byName(files: PackageFiles): Map<string, Blob[]> {
  *   network missing or of the wrong size or sha256, networks that disagree with the manifest
  */
 export async function readModelPackageFromFiles(
-  files: PackageFiles, where = 'the chosen files',
+  files: PackageFiles, where = 'the chosen files', dtype?: Precision,
 ): Promise<{ manifest: Manifest; files: { [K in keyof ManifestFiles]: Uint8Array } }> {
   const named = byName(files);
   const manifestBlob = named.get(MANIFEST_FILE)?.[0];
@@ -65,9 +65,10 @@ export async function readModelPackageFromFiles(
   }
   const manifest = validateManifest(parsed, at(MANIFEST_FILE));
   const folder = folderOf(manifestBlob);
+  const entries = networkFilesOf(manifest, dtype, where);
   const bytes: Partial<{ [K in keyof ManifestFiles]: Uint8Array }> = {};
   for (const role of FILE_ROLES) {
-    const entry = manifest.files[role];
+    const entry = entries[role];
     if (!entry) continue;
     const candidates = named.get(entry.path) ?? [];
     const blob = candidates.find((b) => folderOf(b) === folder) ?? candidates[0];
@@ -80,6 +81,6 @@ export async function readModelPackageFromFiles(
     }
     bytes[role] = data;
   }
-  checkNetworks(manifest, bytes, { manifest: at(MANIFEST_FILE), file: (role) => at(manifest.files[role]!.path) });
+  checkNetworks(manifest, bytes, { manifest: at(MANIFEST_FILE), file: (role) => at(entries[role]!.path) });
   return { manifest, files: bytes as { [K in keyof ManifestFiles]: Uint8Array } };
 }

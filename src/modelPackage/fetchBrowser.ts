@@ -4,6 +4,7 @@
  * this page or a later one, requests only resdet.json while the files are unchanged. Imports
  * nothing of Node's.
  */
+import type { Precision } from './manifest.js';
 import { type DownloadProgress, fetchModelPackage, type PackageFileStore, type RemotePackage, sha256Mismatch } from './remote.js';
 
 /** The Cache API cache resdet uses; the version changes if the layout ever does. */
@@ -61,7 +62,7 @@ export function browserPackageStore(cache: Cache | undefined): PackageFileStore 
  * @throws ModelPackageError / DownloadError naming the URL, see `fetchModelPackage`
  */
 export async function fetchModelPackageInBrowser(
-  model: string | URL, options: { onProgress?: (progress: DownloadProgress) => void } = {},
+  model: string | URL, options: { onProgress?: (progress: DownloadProgress) => void; dtype?: Precision } = {},
 ): Promise<RemotePackage> {
-  return fetchModelPackage(model, browserPackageStore(await openCache()), { onProgress: options.onProgress, relativeTo: globalThis.location?.href });
+  return fetchModelPackage(model, browserPackageStore(await openCache()), { onProgress: options.onProgress, relativeTo: globalThis.location?.href, dtype: options.dtype });
 }

@@ -11,14 +11,14 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import type { OnnxModel } from '../../onnx/index.js';
 import { serializeModelToFile } from '../../onnx/onnxFile.js';
 import { checkNetworks } from './networks.js';
-import { FILE_ROLES, jsonFailure, MAX_MANIFEST_BYTES, ModelPackageError, validateManifest } from './validate.js';
+import { FILE_ROLES, jsonFailure, MAX_MANIFEST_BYTES, ModelPackageError, networkFilesOf, validateManifest } from './validate.js';
 import {
   FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE,
-  type Manifest, type ManifestFile, type ManifestFiles,
+  type Manifest, type ManifestFile, type ManifestFiles, type ManifestVariant, type Precision,
 } from './manifest.js';
 
 export * from './manifest.js';
-export { FILE_ROLES, ModelPackageError, validateManifest } from './validate.js';
+export { FILE_ROLES, ModelPackageError, networkFilesOf, validateManifest } from './validate.js';
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -28,6 +28,10 @@ function sha256(bytes: Uint8Array): string {
 export interface ModelPackage {
   dir: string;
   manifest: Manifest;
+  /** The precision read: 'fp32' (`manifest.files`) or a variant's. */
+  dtype: Precision;
+  /** The manifest entries of the files read (`manifest.files` for fp32). */
+  entries: ManifestFiles;
   files: { [K in keyof ManifestFiles]: Uint8Array };
 }
 
@@ -37,7 +41,7 @@ export interface ModelPackage {
  * for the checks of the networks against the manifest, which loading adds.
  * @throws ModelPackageError naming the file and field at fault
  */
-export function readModelPackage(dir: string): ModelPackage {
+export function readModelPackage(dir: string, options: { dtype?: Precision } = {}): ModelPackage {
   const root = resolve(dir);
   const manifestPath = join(root, MANIFEST_FILE);
   if (!existsSync(manifestPath) && !isLink(manifestPath)) {
@@ -51,13 +55,14 @@ export function readModelPackage(dir: string): ModelPackage {
     throw new ModelPackageError(manifestPath, jsonFailure(e));
   }
   const manifest = validateManifest(parsed, manifestPath);
+  const entries = networkFilesOf(manifest, options.dtype, root);
   const files: Partial<ModelPackage['files']> = {};
   for (const role of FILE_ROLES) {
-    const entry = manifest.files[role];
+    const entry = entries[role];
     if (!entry) continue;
     files[role] = readChecked(root, role, entry);
   }
-  return { dir: root, manifest, files: files as ModelPackage['files'] };
+  return { dir: root, manifest, dtype: options.dtype ?? 'fp32', entries, files: files as ModelPackage['files'] };
 }
 
 /**
@@ -67,7 +72,7 @@ export function readModelPackage(dir: string): ModelPackage {
 export function checkPackageNetworks(pkg: ModelPackage): ModelPackage {
   checkNetworks(pkg.manifest, pkg.files, {
     manifest: join(pkg.dir, MANIFEST_FILE),
-    file: (role) => join(pkg.dir, pkg.manifest.files[role]!.path),
+    file: (role) => join(pkg.dir, pkg.entries[role]!.path),
   });
   return pkg;
 }
@@ -164,8 +169,14 @@ function writeNetwork(path: string, network: Uint8Array | OnnxModel): { sha256: 
   return { sha256: sha256(network), bytes: network.byteLength };
 }
 
-/** The manifest without the `files` section, which the writer fills. */
-export type ManifestDraft = Omit<Manifest, 'files'>;
+/** The manifest without the `files` and `variants` sections, which the writer fills. */
+export type ManifestDraft = Omit<Manifest, 'files' | 'variants'>;
+
+/** A precision variant to write: its networks (written as `<role>.<dtype>.onnx`) and notes. */
+export interface PackageVariant {
+  networks: { [K in keyof ManifestFiles]: NetworkSource };
+  notes?: ManifestVariant['notes'];
+}
 
 /**
  * A network to write: its ONNX bytes, or its unserialized model, which is streamed to the file
@@ -193,7 +204,7 @@ function makeTempSibling(target: string): string {
  */
 export function writeModelPackage(
   dir: string, draft: ManifestDraft | (() => ManifestDraft), networks: { [K in keyof ManifestFiles]: NetworkSource },
-  options: { overwrite?: boolean } = {},
+  options: { overwrite?: boolean; variants?: Partial<Record<Exclude<Precision, 'fp32'>, PackageVariant>> } = {},
 ): Manifest {
   const target = resolve(dir);
   if (existsSync(target) && !options.overwrite) {
@@ -209,7 +220,19 @@ export function writeModelPackage(
       const path = `${role}.onnx`;
       files[role] = { path, ...writeNetwork(join(tmp, path), typeof source === 'function' ? source() : source) };
     }
-    const manifest: Manifest = { ...(typeof draft === 'function' ? draft() : draft), files: files as ManifestFiles };
+    const variants: NonNullable<Manifest['variants']> = {};
+    for (const [dtype, variant] of Object.entries(options.variants ?? {}) as [Exclude<Precision, 'fp32'>, PackageVariant][]) {
+      const vFiles: Partial<ManifestFiles> = {};
+      for (const role of FILE_ROLES) {
+        const source = variant.networks[role];
+        if (!source) continue;
+        const path = `${role}.${dtype}.onnx`;
+        vFiles[role] = { path, ...writeNetwork(join(tmp, path), typeof source === 'function' ? source() : source) };
+      }
+      variants[dtype] = { files: vFiles as ManifestFiles, ...(variant.notes ? { notes: variant.notes } : {}) };
+    }
+    const base = typeof draft === 'function' ? draft() : draft;
+    const manifest: Manifest = { ...base, files: files as ManifestFiles, ...(Object.keys(variants).length ? { variants } : {}) };
     validateManifest(manifest, join(tmp, MANIFEST_FILE));
     writeFileSync(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
     if (existsSync(target)) {

@@ -34,6 +34,20 @@ export interface ManifestFiles {
   maskHead?: ManifestFile;
 }
 
+/** Numeric precisions of a package's networks: fp32 (`files`) and the variants (`variants`). */
+export const PRECISIONS = ['fp32', 'fp16', 'int8'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
+/**
+ * A precision variant of the networks (written by `resdet quantize`): the same interfaces as the
+ * fp32 files, with float16 weights (fp16) or QDQ int8 layers (int8), and how it was made.
+ */
+export interface ManifestVariant {
+  files: ManifestFiles;
+  /** Provenance: calibration rule, images, layers left in float. */
+  notes?: Record<string, string | number>;
+}
+
 export interface ManifestBackbone {
   /** 'resnet-fpn' for backbones resdet built, 'onnx' for a user's own pyramid. */
   kind: 'resnet-fpn' | 'onnx';
@@ -66,6 +80,8 @@ export interface Manifest {
   /** Hyper-parameters that differ from torchvision's defaults. */
   config: DetectorConfigOverrides;
   files: ManifestFiles;
+  /** Lower-precision variants of `files`; absent in packages written before them (fp32 only). */
+  variants?: Partial<Record<Exclude<Precision, 'fp32'>, ManifestVariant>>;
   /** Free-form provenance: source checkpoint, converter version, parameter count. */
   source?: Record<string, string | number>;
 }

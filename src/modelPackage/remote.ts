@@ -16,9 +16,9 @@
  */
 import { DownloadError, fetchFailure } from '../download/errors.js';
 import type { RuntimeOptions } from '../runtime/index.js';
-import { MANIFEST_FILE, type Manifest, type ManifestFile, type ManifestFiles } from './manifest.js';
+import { MANIFEST_FILE, type Manifest, type ManifestFile, type ManifestFiles, type Precision } from './manifest.js';
 import { checkNetworks } from './networks.js';
-import { FILE_ROLES, isPackageFileName, jsonFailure, MAX_MANIFEST_BYTES, ModelPackageError, validateManifest } from './validate.js';
+import { FILE_ROLES, isPackageFileName, jsonFailure, MAX_MANIFEST_BYTES, ModelPackageError, networkFilesOf, validateManifest } from './validate.js';
 
 /** Progress of one file: reported when it starts, as bytes arrive, and when it is complete. */
 export interface DownloadProgress {
@@ -38,6 +38,11 @@ export interface DownloadProgress {
 export interface LoadModelOptions extends RuntimeOptions {
   /** Called per file of a package loaded from an http(s) URL, see DownloadProgress. */
   onProgress?: (progress: DownloadProgress) => void;
+  /**
+   * The networks' precision: 'fp32' (default; every package has it), or a variant the package
+   * holds ('fp16', 'int8'; written by `resdet quantize`). Only that variant's files are read.
+   */
+  dtype?: Precision;
 }
 
 /** A package fetched from a URL: its manifest and the bytes of each ONNX file, all checked. */
@@ -224,15 +229,16 @@ async function fetchPackageFile(
  *   wrong size or sha256; DownloadError naming the URL: unreachable, HTTP error, connection cut
  */
 export async function fetchModelPackage(
-  model: string | URL, store: PackageFileStore, options: { onProgress?: LoadModelOptions['onProgress']; relativeTo?: string } = {},
+  model: string | URL, store: PackageFileStore, options: { onProgress?: LoadModelOptions['onProgress']; relativeTo?: string; dtype?: Precision } = {},
 ): Promise<RemotePackage> {
   const base = packageBaseUrl(model, options.relativeTo);
   const manifest = await fetchManifest(base);
+  const entries = networkFilesOf(manifest, options.dtype, base.href);
   const files: Partial<RemotePackage['files']> = {};
   for (const role of FILE_ROLES) {
-    const entry = manifest.files[role];
+    const entry = entries[role];
     if (entry) files[role] = await fetchPackageFile(base, role, entry, store, options.onProgress);
   }
-  checkNetworks(manifest, files, { manifest: new URL(MANIFEST_FILE, base).href, file: (role) => packageFileUrl(base, manifest.files[role]!.path).href });
+  checkNetworks(manifest, files, { manifest: new URL(MANIFEST_FILE, base).href, file: (role) => packageFileUrl(base, entries[role]!.path).href });
   return { url: base.href, manifest, files: files as RemotePackage['files'] };
 }

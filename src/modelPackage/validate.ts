@@ -4,7 +4,7 @@
  */
 import { ResdetError } from '../../postprocess/errors.js';
 import { validateConfig, show } from './configSchema.js';
-import { DETECTOR_VARIANTS, FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, type Manifest } from './manifest.js';
+import { DETECTOR_VARIANTS, FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE, type Manifest, type ManifestFiles, type Precision, PRECISIONS } from './manifest.js';
 
 /** A model package that cannot be used: names the package (or file) and the field at fault. */
 export class ModelPackageError extends ResdetError {
@@ -41,7 +41,7 @@ export function jsonFailure(e: unknown): string {
   return position === undefined ? 'is not valid JSON' : `is not valid JSON (at position ${position})`;
 }
 
-const TOP_LEVEL_KEYS = ['format', 'formatVersion', 'architecture', 'variant', 'backbone', 'classes', 'config', 'files', 'source'];
+const TOP_LEVEL_KEYS = ['format', 'formatVersion', 'architecture', 'variant', 'backbone', 'classes', 'config', 'files', 'variants', 'source'];
 const BACKBONE_KEYS = ['kind', 'arch', 'frozenBnEps', 'levels'];
 const LEVEL_KEYS = ['name', 'stride', 'channels'];
 const FILE_KEYS = ['path', 'sha256', 'bytes'];
@@ -74,26 +74,63 @@ export function validateManifest(value: unknown, where: string): Manifest {
     fail('classes', 'must list the class names, background first (at least 2)');
   }
   validateConfig(value.config, fail);
-  const files = value.files;
-  if (!isRecord(files)) return fail('files', 'is missing');
-  known(files, [...FILE_ROLES], 'files.');
-  for (const role of FILE_ROLES) {
-    const f = files[role];
-    if (f === undefined && role === 'maskHead' && value.architecture === 'fasterrcnn') continue;
-    if (!isRecord(f)) { fail(`files.${role}`, 'is missing'); continue; }
-    known(f, FILE_KEYS, `files.${role}.`);
-    if (!isPackageFileName(f.path)) fail(`files.${role}.path`, `must be a file name inside the package (no '/', '..' or URL), found ${show(f.path)}`);
-    if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) fail(`files.${role}.sha256`, 'must be a hex sha256');
-    if (typeof f.bytes !== 'number' || !Number.isInteger(f.bytes) || f.bytes < 1 || f.bytes > MAX_NETWORK_BYTES) {
-      fail(`files.${role}.bytes`, `must be the file size (an integer in [1, ${MAX_NETWORK_BYTES}]), found ${show(f.bytes)}`);
+  validateFiles(value.files, 'files', value.architecture, fail, known);
+  const variants = value.variants;
+  if (variants !== undefined) {
+    if (!isRecord(variants)) fail('variants', 'must be an object of precision variants');
+    const names = PRECISIONS.filter((p) => p !== 'fp32');
+    known(variants as Record<string, unknown>, names, 'variants.');
+    for (const [name, variant] of Object.entries(variants as Record<string, unknown>)) {
+      if (!isRecord(variant)) { fail(`variants.${name}`, 'must be an object with files'); continue; }
+      known(variant, ['files', 'notes'], `variants.${name}.`);
+      validateFiles(variant.files, `variants.${name}.files`, value.architecture, fail, known);
+      const notes = variant.notes;
+      if (notes !== undefined && (!isRecord(notes) || !Object.values(notes).every((v) => typeof v === 'string' || typeof v === 'number'))) {
+        fail(`variants.${name}.notes`, 'must be an object of strings and numbers');
+      }
     }
   }
-  if (value.architecture === 'maskrcnn' && files.maskHead === undefined) fail('files.maskHead', "is missing for a 'maskrcnn'");
   const source = value.source;
   if (source !== undefined && (!isRecord(source) || !Object.values(source).every((v) => typeof v === 'string' || typeof v === 'number'))) {
     fail('source', 'must be an object of strings and numbers');
   }
   return { config: {}, ...value } as unknown as Manifest;
+}
+
+/**
+ * The network files of one precision: `files` for fp32 (every package has them), else the
+ * variant's; a package without that variant is refused, saying how to make one.
+ */
+export function networkFilesOf(manifest: Manifest, dtype: Precision | undefined, where: string): ManifestFiles {
+  if (dtype === undefined || dtype === 'fp32') return manifest.files;
+  if (!PRECISIONS.includes(dtype)) throw new ModelPackageError(where, `dtype must be one of ${PRECISIONS.join(', ')}, found ${show(dtype)}`);
+  const variant = manifest.variants?.[dtype];
+  if (!variant) {
+    const has = ['fp32', ...Object.keys(manifest.variants ?? {})].join(', ');
+    throw new ModelPackageError(where, `has no ${dtype} variant (it has: ${has}); make one with 'resdet quantize <package> --dtype ${dtype} --out <package>'`);
+  }
+  return variant.files;
+}
+
+/** One set of network files (`files`, or a variant's). */
+function validateFiles(
+  files: unknown, at: string, architecture: unknown, fail: (field: string, what: string) => never,
+  known: (object: Record<string, unknown>, keys: string[], prefix: string) => void,
+): void {
+  if (!isRecord(files)) return fail(at, 'is missing');
+  known(files, [...FILE_ROLES], `${at}.`);
+  for (const role of FILE_ROLES) {
+    const f = files[role];
+    if (f === undefined && role === 'maskHead' && architecture === 'fasterrcnn') continue;
+    if (!isRecord(f)) { fail(`${at}.${role}`, 'is missing'); continue; }
+    known(f, FILE_KEYS, `${at}.${role}.`);
+    if (!isPackageFileName(f.path)) fail(`${at}.${role}.path`, `must be a file name inside the package (no '/', '..' or URL), found ${show(f.path)}`);
+    if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) fail(`${at}.${role}.sha256`, 'must be a hex sha256');
+    if (typeof f.bytes !== 'number' || !Number.isInteger(f.bytes) || f.bytes < 1 || f.bytes > MAX_NETWORK_BYTES) {
+      fail(`${at}.${role}.bytes`, `must be the file size (an integer in [1, ${MAX_NETWORK_BYTES}]), found ${show(f.bytes)}`);
+    }
+  }
+  if (architecture === 'maskrcnn' && files.maskHead === undefined) fail(`${at}.maskHead`, "is missing for a 'maskrcnn'");
 }
 
 function validateBackbone(
