@@ -4,7 +4,7 @@
  * generated shapes images, each side in its own process, alternating, side by side in one run;
  * then the memory of one long annotate run (RSS after its first images and at its end).
  * Environment: RESDET_BENCH_IMAGES (200), RESDET_BENCH_REPEATS (3), RESDET_BENCH_LONG (2000),
- * RESDET_BENCH_THREADS (unset: onnxruntime's default).
+ * RESDET_BENCH_THREADS (unset: annotate's default, the cores less one, for both sides).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   try {
     const dir = join(root, 'images');
     await writeImages(dir, images);
-    console.log(`${images} generated shapes images (256-320 px), bundled model, ${threads || 'default'} threads, ${repeats} alternating runs per side`);
+    console.log(`${images} generated shapes images (256-320 px), bundled model, ${threads || "annotate's default"} ONNX Runtime threads on both sides, ${repeats} alternating runs per side`);
     const rows: string[] = [];
     for (const previews of [true, false]) {
       const loop: number[] = [];

@@ -11,6 +11,7 @@ import { writeDataset } from '../src/annotate/dataset.js';
 import { annotate } from '../src/annotate/run.js';
 import type { ImageRecord } from '../src/annotate/types.js';
 import { toObjects } from '../src/annotate/worker.js';
+import { defaultThreads } from '../src/cli/annotate.js';
 import { writeFileAtomic } from '../src/cli/files.js';
 import { decodeImage } from '../src/image/decode.js';
 import { encodePng } from '../src/image/encode.js';
@@ -19,7 +20,8 @@ import { drawPreview } from '../src/preview/index.js';
 
 const [mode, images, out, previewsArg, threadsArg] = process.argv.slice(2);
 const previews = previewsArg === '1';
-const threads = threadsArg ? Number(threadsArg) : undefined;
+// Both sides run with the same threads: annotate's default unless RESDET_BENCH_THREADS says.
+const threads = threadsArg ? Number(threadsArg) : defaultThreads(1);
 const detector = await loadModel('shapes', { threads });
 const categories = detector.classes.slice(1).map((name, i) => ({ id: i + 1, name, supercategory: 'object' }));
 const files = readdirSync(images).filter((f) => f.endsWith('.png')).sort();
