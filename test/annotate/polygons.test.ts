@@ -1,20 +1,15 @@
 import { expect } from 'chai';
+import { Prng } from '../../src/dataset/prng.js';
 import { rleDecode, rleFrPoly, rleMerge, type Rle } from '../../postprocess/rle.js';
 import { maskToPolygons, type MaskWindow } from '../../src/annotate/polygons.js';
 
 // Every polygon is rasterised back with our port of pycocotools' rleFrPoly and the parts unioned
 // with rleMerge, as COCO.annToRLE does (frPyObjects + merge), and compared with the mask.
 
-/** mulberry32: a small seeded generator, so every case is the same on every run. */
+/** The project's seeded generator, so every case is the same on every run. */
 function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Prng(seed);
+  return () => rng.next();
 }
 
 function windowOf(rows: string[], left = 0, top = 0): MaskWindow {
