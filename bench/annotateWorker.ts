@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { writeDataset } from '../src/annotate/dataset.js';
 import { annotate } from '../src/annotate/run.js';
 import type { ImageRecord } from '../src/annotate/types.js';
-import { toObjects } from '../src/annotate/worker.js';
+import { toObjects } from '../src/annotate/objects.js';
 import { defaultThreads } from '../src/cli/annotate.js';
 import { writeFileAtomic } from '../src/cli/files.js';
 import { decodeImage } from '../src/image/decode.js';

@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import type { Detector } from '../detector/index.js';
 import type { DetectOptions } from '../detector/result.js';
 import type { Detection } from '../detector/result.js';
+import { toObjects } from './objects.js';
 import type { DecodeReply, FinishReply, WorkerReply, WorkerRequest } from './worker.js';
 import type { ImageRecord, InputImage } from './types.js';
 
@@ -146,6 +147,11 @@ async function finishImage(
 ): Promise<ImageRecord> {
   const { rgb, width, height } = image;
   const previewPath = options.previewPath?.(input);
+  if (!previewPath && !options.polygons) {
+    // RLE alone takes well under a millisecond: less than the round trip to the helper thread.
+    const objects = toObjects(detected.detections, width, height, false, options.tolerance, options.minArea);
+    return { kind: 'done', index: input.index, id: input.id, fileName: input.fileName, bytes, width, height, objects };
+  }
   const reply = await helper.call<FinishReply>({
     kind: 'finish', seq: 2 * seq + 1, detections: detected.detections, width, height,
     polygons: options.polygons, tolerance: options.tolerance, minArea: options.minArea,

@@ -8,13 +8,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import { ResdetError } from '../../postprocess/errors.js';
-import { rleArea, rleEncodeWindow, rleToString } from '../../postprocess/typed.js';
-import type { BinaryMask, Detection } from '../detector/result.js';
+import type { Detection } from '../detector/result.js';
 import { decodeImage } from '../image/decode.js';
 import { encodePng } from '../image/encode.js';
 import { drawPreview } from '../preview/index.js';
 import { writeFileAtomic } from '../cli/files.js';
-import { maskToPolygons } from './polygons.js';
+import { toObjects } from './objects.js';
 import type { AnnotatedObject } from './types.js';
 
 /** Decode `path` into 8-bit RGB. */
@@ -62,29 +61,6 @@ export type WorkerReply = DecodeReply | FinishReply;
 function errorOf(e: unknown): { code: string; message: string } {
   if (e instanceof ResdetError) return { code: e.code, message: e.message };
   return { code: 'INTERNAL', message: `internal error (please report it): ${(e as Error)?.stack ?? String(e)}` };
-}
-
-/**
- * COCO objects of one image's detections: bbox [x, y, w, h], the mask's RLE and area, polygons
- * when asked. Detections whose area (mask pixels, or box area without masks) is below `minArea`
- * are dropped here, after the model's own thresholds.
- */
-export function toObjects(detections: readonly Detection[], width: number, height: number, polygons: boolean, tolerance: number, minArea: number): AnnotatedObject[] {
-  const objects: AnnotatedObject[] = [];
-  for (const d of detections) {
-    const [x1, y1, x2, y2] = d.box;
-    const bbox: [number, number, number, number] = [x1, y1, x2 - x1, y2 - y1];
-    const mask = d.mask?.format === 'binary' ? (d.mask as BinaryMask) : undefined;
-    const object: AnnotatedObject = { bbox, score: d.score, categoryId: d.label, area: bbox[2] * bbox[3] };
-    if (mask) {
-      const rle = rleEncodeWindow(mask.data, mask, height, width);
-      object.rle = { size: [height, width], counts: rleToString(rle) };
-      object.area = rleArea(rle);
-      if (polygons) object.polygons = maskToPolygons(mask, tolerance);
-    }
-    if (object.area >= minArea) objects.push(object);
-  }
-  return objects;
 }
 
 async function decode(req: DecodeRequest): Promise<{ reply: DecodeReply; transfer: ArrayBuffer[] }> {
