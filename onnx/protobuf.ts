@@ -257,10 +257,11 @@ export function streamMessage(message: ProtoMessage, sink: ByteSink, stagingByte
 export interface RawField { no: number; wire: number; varint: bigint; bytes: Uint8Array }
 
 /**
- * Iterates the top-level fields of one encoded message (fixed32/fixed64 fields are skipped).
+ * Iterates the top-level fields of one encoded message. fixed32/fixed64 fields are skipped, or
+ * with `fixed` yielded as their 4 or 8 bytes (e.g. float attributes, for a reader that keeps them).
  * @throws Error on truncated or malformed input
  */
-export function* readFields(buf: Uint8Array): Generator<RawField> {
+export function* readFields(buf: Uint8Array, options: { fixed?: boolean } = {}): Generator<RawField> {
   let pos = 0;
   const readVarint = (): bigint => {
     let result = 0n;
@@ -278,8 +279,16 @@ export function* readFields(buf: Uint8Array): Generator<RawField> {
     const wire = key & 7;
     switch (wire) {
       case 0: yield { no, wire, varint: readVarint(), bytes: empty }; break;
-      case 1: pos += 8; break;
-      case 5: pos += 4; break;
+      case 1:
+      case 5: {
+        const len = wire === 1 ? 8 : 4;
+        if (options.fixed) {
+          if (pos + len > buf.length) throw new Error(`field ${no} runs past the end of its message`);
+          yield { no, wire, varint: 0n, bytes: buf.subarray(pos, pos + len) };
+        }
+        pos += len;
+        break;
+      }
       case 2: {
         const len = Number(readVarint());
         if (pos + len > buf.length) throw new Error(`field ${no} runs past the end of its message`);

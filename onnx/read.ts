@@ -7,41 +7,13 @@
  * written back wrong.
  */
 import { type Dim, ELEM_TYPE, type ElemType, type OnnxAttribute, type OnnxModel, type OnnxNode, type OnnxTensor, type OnnxTensorDType, type OnnxValueInfo } from './onnx.js';
+import { readFields, type RawField } from './protobuf.js';
 
 const utf8 = new TextDecoder();
 
-interface Field { no: number; wire: number; varint: bigint; bytes: Uint8Array }
-
-/** Like protobuf.ts's readFields, but fixed32 fields (float attributes) are yielded as 4 bytes. */
-function* fields(buf: Uint8Array): Generator<Field> {
-  let pos = 0;
-  const varint = (): bigint => {
-    let result = 0n;
-    for (let shift = 0n; ; shift += 7n) {
-      if (pos >= buf.length) throw new Error('truncated varint');
-      const b = buf[pos++];
-      result |= BigInt(b & 127) << shift;
-      if (b < 128) return result;
-    }
-  };
-  const empty = new Uint8Array(0);
-  while (pos < buf.length) {
-    const key = Number(varint());
-    const no = key >>> 3;
-    const wire = key & 7;
-    if (wire === 0) yield { no, wire, varint: varint(), bytes: empty };
-    else if (wire === 1 || wire === 5) {
-      const len = wire === 1 ? 8 : 4;
-      if (pos + len > buf.length) throw new Error(`field ${no} runs past the end of its message`);
-      yield { no, wire, varint: 0n, bytes: buf.subarray(pos, pos + len) };
-      pos += len;
-    } else if (wire === 2) {
-      const len = Number(varint());
-      if (pos + len > buf.length) throw new Error(`field ${no} runs past the end of its message`);
-      yield { no, wire, varint: 0n, bytes: buf.subarray(pos, pos + len) };
-      pos += len;
-    } else throw new Error(`unsupported protobuf wire type ${wire}`);
-  }
+/** Fields of a message, fixed32 ones (float attributes) included as their 4 bytes. */
+function fields(buf: Uint8Array): Generator<RawField> {
+  return readFields(buf, { fixed: true });
 }
 
 /** Varints of a packed repeated field. */
