@@ -4,14 +4,16 @@
  * generated shapes images, each side in its own process, alternating, side by side in one run;
  * then the memory of one long annotate run (RSS after its first images and at its end).
  * Environment: RESDET_BENCH_IMAGES (200), RESDET_BENCH_REPEATS (3), RESDET_BENCH_LONG (2000),
- * RESDET_BENCH_THREADS (unset: annotate's default, the cores less one, for both sides).
+ * RESDET_BENCH_THREADS (unset: annotate's defaults, --jobs and --threads as the CLI picks them,
+ * against the detect loop at its faster setting of 1 thread or all the cores).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { datasetScene, encodePng } from '../src/dataset/generate.js';
+import { defaultJobs, jobThreads } from '../src/cli/annotate.js';
 import { writeFileAtomic } from '../src/cli/files.js';
 
 const images = Number(process.env.RESDET_BENCH_IMAGES ?? 200);
@@ -36,9 +38,9 @@ async function writeImages(dir: string, count: number): Promise<void> {
   }
 }
 
-function side(mode: 'loop' | 'annotate', dir: string, out: string, previews: boolean): { imagesPerSecond: number; detections: number } {
+function side(mode: 'loop' | 'annotate', dir: string, out: string, previews: boolean, sideThreads = threads): { imagesPerSecond: number; detections: number } {
   rmSync(out, { recursive: true, force: true });
-  const r = spawnSync(process.execPath, [join(here, 'annotateWorker.js'), mode, dir, out, previews ? '1' : '0', threads], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(here, 'annotateWorker.js'), mode, dir, out, previews ? '1' : '0', sideThreads], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bench worker ${mode} failed:\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as { imagesPerSecond: number; detections: number };
 }
@@ -86,13 +88,22 @@ async function main(): Promise<void> {
   try {
     const dir = join(root, 'images');
     await writeImages(dir, images);
-    console.log(`${images} generated shapes images (256-320 px), bundled model, ${threads || "annotate's default"} ONNX Runtime threads on both sides, ${repeats} alternating runs per side`);
+    // The loop gets its faster thread setting: 1 thread, or all the cores.
+    let loopThreads = threads;
+    if (!loopThreads) {
+      const cores = availableParallelism();
+      const tried = [1, cores].map((t) => ({ t, ips: side('loop', dir, join(root, 'out-loop'), true, String(t)).imagesPerSecond }));
+      loopThreads = String(tried.reduce((a, b) => (b.ips > a.ips ? b : a)).t);
+      console.log(`detect loop, previews on: ${tried.map((x) => `${x.t} thread${x.t > 1 ? 's' : ''} ${x.ips.toFixed(1)} images/s`).join(', ')}: the loop runs with ${loopThreads}`);
+    }
+    const jobs = defaultJobs('cpu');
+    console.log(`${images} generated shapes images (256-320 px), bundled model, ${repeats} alternating runs per side; annotate: ${threads ? `${threads} threads` : `its defaults, ${jobs} job${jobs > 1 ? 's' : ''} of ${jobThreads(jobs, 1)} thread${jobThreads(jobs, 1) > 1 ? 's' : ''} (model loading inside the timing)`}; detect loop: ${loopThreads} thread${loopThreads === '1' ? '' : 's'}, model loaded and warm outside the timing`);
     const rows: string[] = [];
     for (const previews of [true, false]) {
       const loop: number[] = [];
       const ours: number[] = [];
       for (let r = 0; r < repeats; r++) {
-        loop.push(side('loop', dir, join(root, 'out-loop'), previews).imagesPerSecond);
+        loop.push(side('loop', dir, join(root, 'out-loop'), previews, loopThreads).imagesPerSecond);
         ours.push(side('annotate', dir, join(root, 'out-annotate'), previews).imagesPerSecond);
       }
       const [l, a] = [median(loop), median(ours)];

@@ -1,7 +1,8 @@
 /**
  * One side of `npm run bench:annotate`, in its own process:
  *   loop     <images> <out> <previews 0|1> <threads>  a plain loop of detect() calls writing the same files
- *   annotate <images> <out> <previews 0|1> <threads>  resdet annotate's pipeline (src/annotate/run.ts)
+ *   annotate <images> <out> <previews 0|1> [threads]  resdet annotate's pipeline (src/annotate/run.ts),
+ *            with the CLI's default jobs and threads unless threads is given
  * Prints one JSON line: images, seconds, imagesPerSecond, detections.
  */
 import { readdirSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { writeDataset } from '../src/annotate/dataset.js';
 import { annotate } from '../src/annotate/run.js';
 import type { ImageRecord } from '../src/annotate/types.js';
 import { toObjects } from '../src/annotate/objects.js';
-import { defaultThreads } from '../src/cli/annotate.js';
+import { defaultJobs, jobThreads } from '../src/cli/annotate.js';
 import { writeFileAtomic } from '../src/cli/files.js';
 import { decodeImage } from '../src/image/decode.js';
 import { encodePng } from '../src/image/encode.js';
@@ -20,8 +21,10 @@ import { drawPreview } from '../src/preview/index.js';
 
 const [mode, images, out, previewsArg, threadsArg] = process.argv.slice(2);
 const previews = previewsArg === '1';
-// Both sides run with the same threads: annotate's default unless RESDET_BENCH_THREADS says.
-const threads = threadsArg ? Number(threadsArg) : defaultThreads(1);
+// annotate runs as the CLI does by default (defaultJobs jobs of jobThreads threads each); the
+// loop with the threads it is given (bench/annotate.ts picks its faster setting).
+const jobs = mode === 'annotate' ? defaultJobs('cpu') : 1;
+const threads = threadsArg ? Number(threadsArg) : jobThreads(jobs, 1);
 const detector = await loadModel('shapes', { threads });
 const categories = detector.classes.slice(1).map((name, i) => ({ id: i + 1, name, supercategory: 'object' }));
 const files = readdirSync(images).filter((f) => f.endsWith('.png')).sort();
@@ -49,6 +52,7 @@ if (mode === 'loop') {
   const summary = await annotate({
     inputs: [images], out, detector, modelName: 'shapes', scoreThreshold: 0.5, maskThreshold: 0.5, minArea: 0,
     polygons: false, tolerance: 1, formats: [], previews, restart: true, log: () => {}, progressStream: { write: () => true },
+    jobs, replicaModel: { model: 'shapes', provider: 'cpu', threads },
   });
   detections = summary.detections;
 }

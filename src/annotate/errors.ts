@@ -13,6 +13,7 @@ import { ResdetError } from '../../postprocess/errors.js';
  * - ANNOTATE_MISMATCH: a journal or shard made with another model, options, input list or shard.
  * - ANNOTATE_LOCKED: another live process holds the output folder's annotate.lock.
  * - ANNOTATE_MERGE: shards that cannot be merged (conflicting records, missing shards, a bad --out).
+ * - ANNOTATE_WORKER: an inference worker (--jobs) could not load its copy of the model.
  */
 export type AnnotateErrorCode =
   | 'ANNOTATE_INPUT'
@@ -20,7 +21,8 @@ export type AnnotateErrorCode =
   | 'ANNOTATE_JOURNAL'
   | 'ANNOTATE_MISMATCH'
   | 'ANNOTATE_LOCKED'
-  | 'ANNOTATE_MERGE';
+  | 'ANNOTATE_MERGE'
+  | 'ANNOTATE_WORKER';
 
 /** A refusal of `resdet annotate` or `resdet merge`; the message is one line. */
 export class AnnotateError extends ResdetError {
@@ -33,4 +35,11 @@ export class AnnotateError extends ResdetError {
   constructor(code: AnnotateErrorCode, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
+}
+
+/** `message` naming the input file, unless it already does. */
+export function namingInput(input: { path: string; fileName: string }, message: string): string {
+  if (message.includes(input.path) || message.includes(input.fileName)) return message;
+  // Errors about the decoded pixels (handed to detect as raw pixels) name them 'pixels'.
+  return `${input.path}: ${message.replace(/^pixels: /, '')}`;
 }

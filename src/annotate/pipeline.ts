@@ -3,7 +3,8 @@
  *
  *   helper thread: decode i+1 ..   main thread: detect i   helper thread: objects + preview of i-1
  *
- * Inference (ONNX Runtime's own threads) runs on the main thread; decoding, RLE and polygon
+ * With `replicas` the images go to inference workers instead (replicas.ts, `--jobs`). Otherwise
+ * inference (ONNX Runtime's own threads) runs on the main thread; decoding, RLE and polygon
  * encoding and preview drawing run on helper threads (src/annotate/worker.ts) at the same time,
  * so on 2 cores the JavaScript around the networks overlaps with them. Records come out in input
  * order; at most `prefetch` decoded images wait in memory.
@@ -12,7 +13,10 @@ import { Worker } from 'node:worker_threads';
 import type { Detector } from '../detector/index.js';
 import type { DetectOptions } from '../detector/result.js';
 import type { Detection } from '../detector/result.js';
+import { namingInput } from './errors.js';
 import { toObjects } from './objects.js';
+import type { ReplicaModel } from './replica.js';
+import { annotateOnReplicas } from './replicas.js';
 import type { DecodeReply, FinishReply, WorkerReply, WorkerRequest } from './worker.js';
 import type { ImageRecord, InputImage } from './types.js';
 
@@ -32,6 +36,11 @@ export interface PipelineOptions {
   prefetch?: number;
   /** Checked before each image: when true, the images in flight finish and the stream ends. */
   stopRequested?: () => boolean;
+  /**
+   * Run the networks on this many inference workers, each loading its own copy of `model`
+   * (replicas.ts), instead of `detector` on this thread; `workers` and `prefetch` then do not apply.
+   */
+  replicas?: { count: number; model: ReplicaModel };
 }
 
 /** One helper thread and the requests it has not answered yet. */
@@ -76,18 +85,15 @@ function failed(input: InputImage, bytes: number, error: { code: string; message
   return { kind: 'failed', index: input.index, id: input.id, fileName: input.fileName, bytes, code: error.code, error: error.message };
 }
 
-/** `message` naming the file, unless it already does. */
-function naming(input: InputImage, message: string): string {
-  if (message.includes(input.path) || message.includes(input.fileName)) return message;
-  // Errors about the decoded pixels (handed to detect as raw pixels) name them 'pixels'.
-  return `${input.path}: ${message.replace(/^pixels: /, '')}`;
-}
-
 /**
  * Annotates `inputs` in order, yielding one record per image (done or failed) as each completes.
  * @param bytes the input files' sizes, recorded with each image (a resume redoes changed files)
  */
 export async function* annotateImages(inputs: readonly InputImage[], bytes: readonly number[], options: PipelineOptions): AsyncGenerator<ImageRecord> {
+  if (options.replicas) {
+    yield* annotateOnReplicas(inputs, bytes, { ...options, replicas: options.replicas });
+    return;
+  }
   const helpers = Array.from({ length: Math.max(1, options.workers ?? 1) }, () => new Helper());
   const prefetch = Math.max(1, options.prefetch ?? 2);
   const helperOf = (i: number) => helpers[i % helpers.length];
@@ -136,7 +142,7 @@ async function detectImage(input: InputImage, bytes: number, image: Required<Dec
     const error = e as { code?: unknown; message?: unknown };
     const known = typeof error.code === 'string' && typeof error.message === 'string';
     return failed(input, bytes, known
-      ? { code: error.code as string, message: naming(input, error.message as string) }
+      ? { code: error.code as string, message: namingInput(input, error.message as string) }
       : { code: 'INTERNAL', message: `${input.path}: internal error (please report it): ${(e as Error)?.stack ?? String(e)}` });
   }
 }
@@ -157,6 +163,6 @@ async function finishImage(
     polygons: options.polygons, tolerance: options.tolerance, minArea: options.minArea,
     ...(previewPath ? { previewPath, rgb } : {}),
   }, previewPath ? [rgb.buffer as ArrayBuffer] : []);
-  if (reply.error || !reply.objects) return failed(input, bytes, reply.error ? { code: reply.error.code, message: naming(input, reply.error.message) } : { code: 'INTERNAL', message: 'no objects' });
+  if (reply.error || !reply.objects) return failed(input, bytes, reply.error ? { code: reply.error.code, message: namingInput(input, reply.error.message) } : { code: 'INTERNAL', message: 'no objects' });
   return { kind: 'done', index: input.index, id: input.id, fileName: input.fileName, bytes, width, height, objects: reply.objects };
 }

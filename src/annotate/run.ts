@@ -13,9 +13,10 @@ import { AnnotateError } from './errors.js';
 import { inputDigest, manifestIdentity, runFingerprint } from './identity.js';
 import { listInputs } from './inputs.js';
 import { JOURNAL_FILE, openJournal, type Journal } from './journal.js';
-import { outputRelativePath, withExtension } from './paths.js';
+import { previewNames } from './paths.js';
 import { annotateImages } from './pipeline.js';
 import { Progress } from './progress.js';
+import type { ReplicaModel } from './replica.js';
 import { selectShard, WHOLE_INPUT, type Shard } from './shard.js';
 import type { Category, ImageRecord, InputImage, OutputFormat } from './types.js';
 
@@ -51,7 +52,14 @@ export interface AnnotateOptions extends ResultOptions {
   restart: boolean;
   /** Seconds between dataset rewrites while running (default 30). */
   checkpointSeconds?: number;
+  /** Helper threads (decode, encode, previews) when the networks run on this thread (jobs 1). */
   workers?: number;
+  /**
+   * Images annotated at once (default 1): above 1, each on an inference worker holding its own
+   * copy of the model, loaded as `replicaModel` says, and `detector` only names the classes.
+   */
+  jobs?: number;
+  replicaModel?: ReplicaModel;
   /** Checked before each image (Ctrl-C). */
   stopRequested?: () => boolean;
   /** One-line notices (resume, checkpoints): stderr in the CLI. */
@@ -141,11 +149,15 @@ function currentRecords(inputs: readonly InputImage[], bytes: readonly number[],
 
 export async function annotate(options: AnnotateOptions): Promise<AnnotateSummary> {
   const started = performance.now();
+  const jobs = options.jobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new AnnotateError('ANNOTATE_WORKER', `jobs must be a whole number >= 1, got ${jobs}`);
+  if (jobs > 1 && !options.replicaModel) throw new AnnotateError('ANNOTATE_WORKER', `jobs ${jobs} needs replicaModel: how each worker loads its copy of the model ({ model, provider, threads })`);
   const out = resolve(options.out);
   checkOutNotAmongInputs(options.inputs, out);
   const all = await listInputs(options.inputs, { exclude: [out], imageRoot: options.imageRoot, warn: (m) => options.log(`annotate: ${m}`) });
   checkInputsOutsideOut(all, out);
   const mine = options.shard ? selectShard(all, options.shard) : all;
+  const previews = options.previews ? previewNames(all) : undefined;
   const bytes = mine.map((input) => fileSize(input.path));
   const polygons = needsPolygons(options);
   const categories = categoriesOf(options.detector);
@@ -193,7 +205,8 @@ export async function annotate(options: AnnotateOptions): Promise<AnnotateSummar
         ...(options.classes ? { classes: [...options.classes] } : {}), ...(options.maxPixels ? { maxPixels: options.maxPixels } : {}),
       },
       polygons, tolerance: options.tolerance, minArea: options.minArea, maxPixels: options.maxPixels, workers: options.workers,
-      previewPath: options.previews ? (input) => join(out, 'previews', withExtension(outputRelativePath(input.fileName, input.id), '.png')) : undefined,
+      ...(jobs > 1 ? { replicas: { count: jobs, model: options.replicaModel! } } : {}),
+      previewPath: options.previews ? (input) => join(out, 'previews', previews!.get(input.fileName)!) : undefined,
       stopRequested: () => {
         interrupted ||= options.stopRequested?.() ?? false;
         return interrupted;

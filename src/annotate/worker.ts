@@ -4,16 +4,9 @@
  * detections into dataset objects (RLE, polygons) and its preview PNG. Messages carry pixels and
  * masks as transferred buffers, never copies.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
-import { ResdetError } from '../../postprocess/errors.js';
 import type { Detection } from '../detector/result.js';
-import { decodeImage } from '../image/decode.js';
-import { encodePng } from '../image/encode.js';
-import { drawPreview } from '../preview/index.js';
-import { writeFileAtomic } from '../cli/files.js';
-import { toObjects } from './objects.js';
+import { decode, finish } from './imageJobs.js';
 import type { AnnotatedObject } from './types.js';
 
 /** Decode `path` into 8-bit RGB. */
@@ -57,37 +50,6 @@ export interface FinishReply {
 
 export type WorkerRequest = DecodeRequest | FinishRequest;
 export type WorkerReply = DecodeReply | FinishReply;
-
-function errorOf(e: unknown): { code: string; message: string } {
-  if (e instanceof ResdetError) return { code: e.code, message: e.message };
-  return { code: 'INTERNAL', message: `internal error (please report it): ${(e as Error)?.stack ?? String(e)}` };
-}
-
-async function decode(req: DecodeRequest): Promise<{ reply: DecodeReply; transfer: ArrayBuffer[] }> {
-  try {
-    const image = await decodeImage(req.path, req.maxPixels === undefined ? {} : { maxPixels: req.maxPixels });
-    // sharp's buffers can be views of a larger pool: transfer a buffer of exactly these pixels.
-    const rgb = image.rgb.byteOffset === 0 && image.rgb.byteLength === image.rgb.buffer.byteLength ? image.rgb : image.rgb.slice();
-    return { reply: { kind: 'decoded', seq: req.seq, rgb, width: image.width, height: image.height }, transfer: [rgb.buffer as ArrayBuffer] };
-  } catch (e) {
-    return { reply: { kind: 'decoded', seq: req.seq, error: errorOf(e) }, transfer: [] };
-  }
-}
-
-async function finish(req: FinishRequest): Promise<FinishReply> {
-  try {
-    const objects = toObjects(req.detections, req.width, req.height, req.polygons, req.tolerance, req.minArea);
-    if (req.previewPath && req.rgb) {
-      const rgba = await drawPreview(req.rgb, req.width, req.height, req.detections);
-      const png = await encodePng(rgba, req.width, req.height);
-      mkdirSync(dirname(req.previewPath), { recursive: true });
-      writeFileAtomic(req.previewPath, png);
-    }
-    return { kind: 'finished', seq: req.seq, objects };
-  } catch (e) {
-    return { kind: 'finished', seq: req.seq, error: errorOf(e) };
-  }
-}
 
 if (parentPort) {
   const port = parentPort;

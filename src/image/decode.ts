@@ -140,25 +140,39 @@ async function decodeWithSharp(sharp: SharpModule, bytes: Uint8Array, source: st
   if (!options.maxPixelsGiven) checkNotBomb(meta.width ?? 0, meta.height ?? 0, bytes.byteLength, source);
   const cmyk = meta.space === 'cmyk' && meta.depth === 'uchar';
   try {
-    let pipeline = sharp(bytes, { limitInputPixels: false, failOn: 'truncated' });
-    if (options.applyExifOrientation) pipeline = pipeline.rotate();
-    if (cmyk) {
-      const { data, info } = await pipeline.pipelineColourspace('cmyk').toColourspace('cmyk').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-      return { rgb: cmykToRgb(data, info.width, info.height, info.channels, source), width: info.width, height: info.height, decoder: `${sharpDecoderName(sharp, meta.format)}, CMYK to RGB as PIL` };
-    }
-    const { data, info } = await pipeline
-      .toColourspace('srgb')
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    // sharp's buffer is ours alone: an RGB one is used as it is, not copied.
-    const rgb = info.channels === 3 && data.byteLength === 3 * info.width * info.height
-      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-      : toRgb(data, info.width, info.height, info.channels, source);
-    return { rgb, width: info.width, height: info.height, decoder: sharpDecoderName(sharp, meta.format) };
+    return await sharpPixels(sharp, bytes, meta.format, cmyk, source, options);
   } catch (e) {
-    throw new ImageDecodeError(source, `cannot decode (${(e as Error).message})`);
+    let reason = (e as Error).message;
+    // libvips keeps one error text per process: a failure that meets another thread's clearing
+    // it reads 'Unknown error'. Decoding again gives the reason (or, rarely, the pixels).
+    if (/unknown error/i.test(reason)) {
+      try {
+        return await sharpPixels(sharp, bytes, meta.format, cmyk, source, options);
+      } catch (again) {
+        reason = (again as Error).message;
+      }
+    }
+    throw new ImageDecodeError(source, `cannot decode (${reason})`);
   }
+}
+
+async function sharpPixels(sharp: SharpModule, bytes: Uint8Array, format: string | undefined, cmyk: boolean, source: string, options: ResolvedDecodeOptions): Promise<DecodedImage> {
+  let pipeline = sharp(bytes, { limitInputPixels: false, failOn: 'truncated' });
+  if (options.applyExifOrientation) pipeline = pipeline.rotate();
+  if (cmyk) {
+    const { data, info } = await pipeline.pipelineColourspace('cmyk').toColourspace('cmyk').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    return { rgb: cmykToRgb(data, info.width, info.height, info.channels, source), width: info.width, height: info.height, decoder: `${sharpDecoderName(sharp, format)}, CMYK to RGB as PIL` };
+  }
+  const { data, info } = await pipeline
+    .toColourspace('srgb')
+    .removeAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  // sharp's buffer is ours alone: an RGB one is used as it is, not copied.
+  const rgb = info.channels === 3 && data.byteLength === 3 * info.width * info.height
+    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    : toRgb(data, info.width, info.height, info.channels, source);
+  return { rgb, width: info.width, height: info.height, decoder: sharpDecoderName(sharp, format) };
 }
 
 async function decodeWithJimp(bytes: Uint8Array, source: string, options: ResolvedDecodeOptions): Promise<DecodedImage> {
