@@ -15,15 +15,14 @@ export interface PyramidLevel {
   channels: number;
 }
 
-/** torchvision's FPN pyramid over ResNet layer1..4 plus LastLevelMaxPool, for `channels` channels. */
-export function torchvisionFpnLevels(channels: number): PyramidLevel[] {
-  return [
-    { name: '0', stride: 4, channels },
-    { name: '1', stride: 8, channels },
-    { name: '2', stride: 16, channels },
-    { name: '3', stride: 32, channels },
-    { name: 'pool', stride: 64, channels },
-  ];
+/**
+ * torchvision's FPN pyramid over ResNet layers plus LastLevelMaxPool, for `channels` channels:
+ * layer k (stride 2^(k+1)) of `returnedLayers` is level '0', '1', ... in order, and 'pool' halves the
+ * last. The default, layer1..4, gives '0'..'3' at strides 4..32 and 'pool' at 64.
+ */
+export function torchvisionFpnLevels(channels: number, returnedLayers: readonly number[] = [1, 2, 3, 4]): PyramidLevel[] {
+  const levels = returnedLayers.map((layer, i) => ({ name: String(i), stride: 2 ** (layer + 1), channels }));
+  return [...levels, { name: 'pool', stride: 2 * levels[levels.length - 1].stride, channels }];
 }
 
 /**
@@ -57,7 +56,8 @@ export class BackboneError extends ResdetError {
 
 /**
  * Checks a level declaration: non-empty, unique names, positive integer channels, power-of-two
- * strides strictly increasing (the poolers and anchor generators derive scales from them).
+ * strides that never decrease (the poolers and anchor generators derive scales from them; torchvision's
+ * MobileNetV3-FPN emits two levels of stride 32).
  * @throws BackboneError naming the level at fault
  */
 export function validateLevels(levels: readonly PyramidLevel[]): void {
@@ -73,7 +73,7 @@ export function validateLevels(levels: readonly PyramidLevel[]): void {
     if (!Number.isInteger(l.stride) || l.stride <= 0 || (l.stride & (l.stride - 1)) !== 0) {
       throw new BackboneError(`pyramid level '${l.name}': stride must be a power of two, got ${l.stride}`);
     }
-    if (l.stride <= previous) throw new BackboneError(`pyramid level '${l.name}': strides must increase from level to level`);
+    if (l.stride < previous) throw new BackboneError(`pyramid level '${l.name}': stride ${l.stride} is smaller than the previous level's ${previous}; levels go from the finest to the coarsest`);
     previous = l.stride;
   }
 }

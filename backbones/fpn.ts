@@ -8,6 +8,7 @@
  */
 import type { GraphBuilder, Value } from '../onnx/builder.js';
 import { convNorm } from './convNorm.js';
+import { BackboneError } from './backbone.js';
 import { type BackboneWeights, fpnKeys } from './keys.js';
 
 /**
@@ -35,6 +36,27 @@ export function fpnHasNorm(weights: BackboneWeights): boolean {
 /** Output channels of the FPN, read from the first lateral convolution. */
 export function fpnChannels(weights: BackboneWeights): number {
   return weights.getAny(fpnKeys('inner_blocks', 0, 'weight')).shape[0];
+}
+
+/**
+ * The ResNet layers (1..4) the FPN reads, as `resnet_fpn_backbone(returned_layers=...)` chose them:
+ * one lateral ("inner") convolution per returned layer, matched in order to the layer whose output
+ * channels are its input channels ([1, 2, 3, 4] by default, [2, 3, 4] for `returned_layers=[2, 3, 4]`).
+ * @throws BackboneError naming the lateral convolution no layer feeds
+ */
+export function fpnReturnedLayers(weights: BackboneWeights, layerChannels: readonly number[]): number[] {
+  const layers: number[] = [];
+  let next = 0;
+  for (let i = 0; weights.has(fpnKeys('inner_blocks', i, 'weight')[0]) || weights.has(fpnKeys('inner_blocks', i, 'weight')[1]); i++) {
+    const inChannels = weights.getAny(fpnKeys('inner_blocks', i, 'weight')).shape[1];
+    while (next < layerChannels.length && layerChannels[next] !== inChannels) next++;
+    if (next === layerChannels.length) {
+      throw new BackboneError(`'${weights.prefix}${fpnKeys('inner_blocks', i, 'weight')[0]}' takes ${inChannels} channels, which no ResNet layer after layer${layers.at(-1) ?? 0} emits (layer1..4: ${layerChannels.join(', ')})`);
+    }
+    layers.push(++next);
+  }
+  if (layers.length === 0) throw new BackboneError(`state dict has no FPN: no '${weights.prefix}${fpnKeys('inner_blocks', 0, 'weight')[0]}'`);
+  return layers;
 }
 
 /**

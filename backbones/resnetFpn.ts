@@ -1,12 +1,13 @@
 /**
  * torchvision's `resnet_fpn_backbone` / `BackboneWithFPN` as one ONNX model built from a state
  * dict: input 'images' [N, 3, H, W] (H, W multiples of 32), outputs '0', '1', '2', '3', 'pool'
- * [N, C, H/4, W/4] ... [N, C, H/64, W/64].
+ * [N, C, H/4, W/4] ... [N, C, H/64, W/64]; with `returned_layers=[2, 3, 4]` (three lateral
+ * convolutions in the weights) '0', '1', '2', 'pool' at strides 8, 16, 32, 64.
  */
 import { GraphBuilder, type OnnxNetwork, onnxNetwork } from '../onnx/builder.js';
 import type { StateDict } from '../onnx/tensor.js';
 import { type Backbone, BackboneError, torchvisionFpnLevels } from './backbone.js';
-import { featurePyramidNetwork, fpnChannels, fpnHasNorm } from './fpn.js';
+import { featurePyramidNetwork, fpnChannels, fpnHasNorm, fpnReturnedLayers } from './fpn.js';
 import { BackboneWeights, findBackbonePrefix } from './keys.js';
 import { type ResNetDescription, describeResNet, resnetArchs, resnetBody } from './resnet.js';
 
@@ -33,6 +34,8 @@ export interface ResNetFpnBackbone extends Backbone, OnnxNetwork {
     eps: number;
     /** Whether the FPN's convolutions carry a norm layer (torchvision's v2 detectors). */
     fpnNorm: boolean;
+    /** The ResNet layers the FPN reads (torchvision's `returned_layers`, [1, 2, 3, 4] by default). */
+    returnedLayers: number[];
   };
 }
 
@@ -56,15 +59,16 @@ export function buildResNetFpn(stateDict: StateDict, options: ResNetFpnOptions):
     throw new BackboneError(`options.arch is '${options.arch}' but the weights are a ${describe(description)}`);
   }
   const channels = fpnChannels(weights);
-  const levels = torchvisionFpnLevels(channels);
+  const returnedLayers = fpnReturnedLayers(weights, description.layerChannels);
+  const levels = torchvisionFpnLevels(channels, returnedLayers);
   const g = new GraphBuilder(`${description.arch}_fpn`);
   const images = g.input('images', 'float32', ['N', 3, 'H', 'W']);
   const body = resnetBody(g, weights, description, images, options.eps);
-  const pyramid = featurePyramidNetwork(g, weights, body, description.layerChannels, options.eps);
+  const pyramid = featurePyramidNetwork(g, weights, returnedLayers.map((l) => body[l - 1]), returnedLayers.map((l) => description.layerChannels[l - 1]), options.eps);
   const fpnNorm = fpnHasNorm(weights);
   levels.forEach((level, i) => g.output(pyramid[i], level.name, 'float32', ['N', channels, `H/${level.stride}`, `W/${level.stride}`]));
   const model = g.toModel({ docString: `torchvision 0.14 resnet_fpn_backbone: ${describe(description)}, ${description.norm === 'BatchNorm2d' ? 'BatchNorm2d eps 1e-5' : `FrozenBatchNorm2d eps ${options.eps}`}${fpnNorm ? ', FPN with BatchNorm2d' : ''}` });
-  return onnxNetwork(model, { inputName: 'images', levels, sizeDivisible: 32, description: { ...description, fpnChannels: channels, eps: options.eps, fpnNorm } });
+  return onnxNetwork(model, { inputName: 'images', levels, sizeDivisible: 32, description: { ...description, fpnChannels: channels, eps: options.eps, fpnNorm, returnedLayers } });
 }
 
 /** "resnet50 (Bottleneck [3, 4, 6, 3], groups 1, width per group 64)". */

@@ -5,9 +5,12 @@
 
 /** The region proposal network at test time (torchvision `rpn_*_test`). */
 export interface RpnConfig {
-  /** Anchor sizes, one tuple per pyramid level. */
+  /**
+   * Anchor sizes, one tuple per pyramid level (torchvision's `AnchorGenerator(sizes)`): the FPN
+   * builders give one size per level, `fasterrcnn_mobilenet_v3_large_fpn` five on each of its three.
+   */
   anchorSizes: number[][];
-  /** Aspect ratios (h / w), the same for every level. */
+  /** Aspect ratios (h / w), the same for every level (every torchvision builder's choice). */
   aspectRatios: number[];
   /** Top-k by objectness per level before NMS. */
   preNmsTopN: number;
@@ -19,6 +22,15 @@ export interface RpnConfig {
   minSize: number;
   /** Box coder weights (wx, wy, ww, wh). */
   boxCoderWeights: [number, number, number, number];
+}
+
+/**
+ * Anchors per location of each level, as `AnchorGenerator.num_anchors_per_location`: sizes x
+ * aspect ratios. The RPN head is one network shared by every level, so all must be equal to its
+ * `cls_logits` output channels.
+ */
+export function anchorsPerLocation(cfg: Pick<RpnConfig, 'anchorSizes' | 'aspectRatios'>): number[] {
+  return cfg.anchorSizes.map((sizes) => sizes.length * cfg.aspectRatios.length);
 }
 
 /** The box branch of RoIHeads. */

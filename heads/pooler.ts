@@ -61,11 +61,14 @@ export interface PoolerFeeds {
  * Splits boxes by pyramid level as torchvision's LevelMapper assigns them, and gives the
  * permutation that restores their order after the per-level pooled outputs are concatenated.
  * @param boxes [K, 4] x1,y1,x2,y2 of one image
- * @param strides the pooled levels' strides, consecutive powers of two
+ * @param strides the pooled levels' strides, powers of two, each equal to the previous or double it
  */
 export function splitByLevel(boxes: Float32Array, strides: readonly number[], canonicalScale: number, canonicalLevel: number, eps: number): PoolerFeeds {
+  // torchvision's _setup_scales: k_min and k_max from the first and last pooled levels' scales, and
+  // a box of level k goes to the (k - k_min)-th pooled level. With a repeated stride (MobileNetV3-FPN
+  // pools '0' and '1', both stride 32: k_min = k_max = 5) the later levels receive no RoIs.
   const kMin = Math.log2(strides[0]);
-  const levelOf = assignLevels(boxes, { kMin, kMax: kMin + strides.length - 1, canonicalScale, canonicalLevel, eps });
+  const levelOf = assignLevels(boxes, { kMin, kMax: Math.log2(strides[strides.length - 1]), canonicalScale, canonicalLevel, eps });
   const count = new Int32Array(strides.length);
   // A box whose area is negative or NaN has no level in torchvision; such boxes never reach the
   // poolers (the RPN and box head drop them), and the first level takes them if they do.

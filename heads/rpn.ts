@@ -5,7 +5,7 @@
  *
  * R: anchors of the image over all levels (sum of Hi*Wi*A), P: proposals kept.
  */
-import type { RpnConfig } from './config.js';
+import { type RpnConfig, anchorsPerLocation } from './config.js';
 import {
   batchedNms, clipBoxesToImage, decodeBoxes, generateAnchors, removeSmallBoxes, topK,
 } from '../postprocess/typed.js';
@@ -39,13 +39,13 @@ function sigmoid(x: number): number {
 export function proposeRegions(head: RpnHeadOutputs, cfg: RpnConfig, paddedSize: [number, number], imageSize: [number, number]): Proposals {
   const anchorConfig = { sizes: cfg.anchorSizes, aspectRatios: head.gridSizes.map(() => cfg.aspectRatios) };
   const anchors = generateAnchors(anchorConfig, head.gridSizes, paddedSize);
-  const perLocation = cfg.aspectRatios.length;
+  const perLocation = anchorsPerLocation(cfg);
 
   // select the top-k anchors of each level by objectness logit
   const picked: Int32Array[] = [];
   let start = 0;
-  for (const [h, w] of head.gridSizes) {
-    const count = h * w * perLocation;
+  for (const [l, [h, w]] of head.gridSizes.entries()) {
+    const count = h * w * perLocation[l];
     picked.push(topK(head.objectness, cfg.preNmsTopN, start, count));
     start += count;
   }

@@ -99,7 +99,7 @@ export function assignLevels(boxes: Float32Array, options: LevelMapperOptions): 
 /**
  * Multi-scale RoIAlign, as torchvision's `MultiScaleRoIAlign(featmapNames, outputSize,
  * samplingRatio)(features, boxes, imageShapes)` on CPU, with scales from the declared strides.
- * @param levels the pooled pyramid levels, by increasing stride (consecutive powers of two), each
+ * @param levels the pooled pyramid levels, by increasing stride (each equal to the previous or double it), each
  *   Float32Array [N, C, Hl, Wl]
  * @param boxes per image i < N, Float32Array [Ki, 4] x1,y1,x2,y2 in (resized, unpadded) image coordinates
  * @param options outputSize [PH, PW], samplingRatio (2), aligned (false), canonicalScale (224), canonicalLevel (4)
@@ -179,7 +179,7 @@ function localityOrder(rois: AssignedRois): Int32Array {
     image[a] - image[b] || level[a] - level[b] || band[a] - band[b] || centreX[a] - centreX[b]);
 }
 
-/** Checks the declared levels: shapes, equal N and C, strides consecutive powers of two. */
+/** Checks the declared levels: shapes, equal N and C, power-of-two strides each equal to the previous or double it. */
 function checkLevels(levels: readonly LevelFeatures[]): { n: number; c: number; kMin: number; kMax: number } {
   if (!Array.isArray(levels) || levels.length === 0) throw new OperatorInputError(op, 'levels must be a non-empty list of pyramid levels');
   const first = levels[0];
@@ -193,8 +193,10 @@ function checkLevels(levels: readonly LevelFeatures[]): { n: number; c: number; 
     if (!Number.isInteger(k) || k < 0) {
       throw new OperatorInputError(op, `level '${l.name}' stride ${l.stride} is not a power of two (>= 1)`);
     }
-    if (i > 0 && k !== kPrevious + 1) {
-      throw new OperatorInputError(op, `level '${l.name}' stride ${l.stride} does not follow the previous level's ${2 ** kPrevious} (levels need consecutive strides, doubling)`);
+    // torchvision's LevelMapper indexes the levels by k - kMin: a level repeating the previous
+    // stride (MobileNetV3-FPN's '0' and '1') is never pooled from, a jump past doubling would skip one.
+    if (i > 0 && k !== kPrevious + 1 && k !== kPrevious) {
+      throw new OperatorInputError(op, `level '${l.name}' stride ${l.stride} does not follow the previous level's ${2 ** kPrevious} (levels need strides equal to the previous or double it)`);
     }
     kPrevious = k;
   });

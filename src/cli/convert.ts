@@ -1,9 +1,12 @@
-/** `resdet convert <checkpoint|url> --out <dir> [--classes F] [--arch A] [--eps E] [--resize-rule R] [--force]` */
+/**
+ * `resdet convert <checkpoint|url> --out <dir> [--classes F] [--arch A] [--eps E] [--resize-rule R]
+ * [--backbone-onnx F [--levels L]] [--preset B] [--anchor-sizes S] [--aspect-ratios R] [--force]`
+ */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type ResizeScaleRule } from '../config.js';
-import { convertCheckpoint } from '../convert/index.js';
+import { type DetectorConfigOverrides, type ResizeScaleRule } from '../config.js';
+import { convertCheckpoint, parseLevels, presets } from '../convert/index.js';
 import { downloadCheckpoint } from '../download/checkpoint.js';
 import { progressReporter } from '../download/progressBar.js';
 import { ModelPackageError } from '../modelPackage/index.js';
@@ -29,7 +32,39 @@ the platform's cache folder), resuming an interrupted download; torchvision's fi
   --resize-rule <r>  how the resize scale is computed: torchvision-0.14 (default: in float32,
                      427x640 -> 799x1199, as the reference) or float64 (newer torchvision's,
                      427x640 -> 800x1199); stored as config.transform.resizeScaleRule
+  --backbone-onnx <file>  the backbone as your own ONNX model (e.g. torch.onnx.export of
+                     model.backbone) instead of the ResNet-FPN built from the checkpoint; its
+                     outputs are the pyramid levels, named '0', '1', ..., 'pool' (or 'feat0', ...),
+                     their strides and channels probed by running it once
+  --levels <list>    with --backbone-onnx: one level per output, in order, as name[:stride[:channels]]
+                     (e.g. 0,1,pool or 0:32:256,1:32:256,pool:64:256; strides/channels are checked)
+  --preset <builder> the torchvision builder the checkpoint comes from, for the anchors, image sizes
+                     and RPN/RoI numbers it sets: ${Object.keys(presets).join(', ')}
+  --anchor-sizes <s> anchor sizes per level: one per level (32,64,128,256,512) or a JSON list of
+                     lists ([[32,64],[64,128]]); anchors per location = sizes x aspect ratios
+  --aspect-ratios <r> anchor aspect ratios (h/w) of every level, e.g. 0.5,1,2
   --force            replace an existing package`;
+
+/** '0.5,1,2' -> [0.5, 1, 2]: positive finite numbers. */
+function parseNumbers(option: string, text: string): number[] {
+  const values = text.split(',').map((v) => Number(v.trim()));
+  if (values.length === 0 || values.some((v) => !(Number.isFinite(v) && v > 0))) throw new UsageError(`${option} must be positive numbers separated by commas, got '${text}'`, convertUsage);
+  return values;
+}
+
+/** '32,64,128' (one size per level) or a JSON list of per-level lists '[[32,64],[64,128]]'. */
+function parseAnchorSizes(text: string): number[][] {
+  if (!text.trim().startsWith('[')) return parseNumbers('--anchor-sizes', text).map((s) => [s]);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--anchor-sizes is neither numbers separated by commas nor a JSON list of lists: '${text}'`, convertUsage);
+  }
+  const ok = Array.isArray(value) && value.length > 0 && value.every((l) => Array.isArray(l) && l.length > 0 && l.every((s) => typeof s === 'number' && Number.isFinite(s) && s > 0));
+  if (!ok) throw new UsageError(`--anchor-sizes as JSON must be a list of non-empty lists of positive numbers (one list per level), got '${text}'`, convertUsage);
+  return value as number[][];
+}
 
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
@@ -47,6 +82,11 @@ export async function convertCommand(argv: string[]): Promise<void> {
       force: { type: 'boolean', default: false },
       'max-memory': { type: 'string' },
       'resize-rule': { type: 'string' },
+      'backbone-onnx': { type: 'string' },
+      levels: { type: 'string' },
+      preset: { type: 'string' },
+      'anchor-sizes': { type: 'string' },
+      'aspect-ratios': { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('convert takes one checkpoint file or URL', convertUsage);
@@ -59,8 +99,14 @@ export async function convertCommand(argv: string[]): Promise<void> {
   if (resizeRule !== undefined && !(RESIZE_RULES as readonly string[]).includes(resizeRule)) {
     throw new UsageError(`--resize-rule must be ${RESIZE_RULES.join(' or ')}, got '${resizeRule}'`, convertUsage);
   }
+  if (values.levels !== undefined && values['backbone-onnx'] === undefined) throw new UsageError('--levels declares the outputs of --backbone-onnx: give both', convertUsage);
   // Written to the package only when given: resolveConfig's default is 0.14's rule.
-  const config = resizeRule ? { transform: { resizeScaleRule: resizeRule as ResizeScaleRule } } : undefined;
+  const config: DetectorConfigOverrides = {};
+  if (resizeRule) config.transform = { resizeScaleRule: resizeRule as ResizeScaleRule };
+  const anchorSizes = values['anchor-sizes'] === undefined ? undefined : parseAnchorSizes(values['anchor-sizes']);
+  const aspectRatios = values['aspect-ratios'] === undefined ? undefined : parseNumbers('--aspect-ratios', values['aspect-ratios']);
+  if (anchorSizes || aspectRatios) config.rpn = { ...(anchorSizes ? { anchorSizes } : {}), ...(aspectRatios ? { aspectRatios } : {}) };
+  const levels = values.levels === undefined ? undefined : parseLevels(values.levels, values['backbone-onnx']!);
   let checkpoint = positionals[0];
   let source: { sourceName?: string; sourceUrl?: string } = {};
   if (isModelUrl(checkpoint)) {
@@ -78,8 +124,13 @@ export async function convertCommand(argv: string[]): Promise<void> {
     checkpoint = download.path;
   }
   const t0 = performance.now();
-  const s = await convertCheckpoint(checkpoint, { out: values.out, classes: values.classes, arch: values.arch, eps, force: values.force, config, ...source, ...(maxMemory ? { maxMaterializedBytes: Math.round(maxMemory * 2 ** 20) } : {}) });
+  const s = await convertCheckpoint(checkpoint, {
+    out: values.out, classes: values.classes, arch: values.arch, eps, force: values.force, config: Object.keys(config).length > 0 ? config : undefined,
+    preset: values.preset, backboneOnnx: values['backbone-onnx'], levels, ...source,
+    ...(maxMemory ? { maxMaterializedBytes: Math.round(maxMemory * 2 ** 20) } : {}),
+  });
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
   const files = s.files.map((f) => `${f.path} ${mb(f.bytes)}`).join(', ');
-  console.log(`${s.family}: ${s.architecture}; ${(s.parameters / 1e6).toFixed(1)}M parameters; ${s.manifest.classes.length} classes; eps ${s.eps} (${s.epsReason}) -> ${values.out} (${files}) in ${seconds} s`);
+  const folded = s.eps === undefined ? '' : `; eps ${s.eps} (${s.epsReason})`;
+  console.log(`${s.family}: ${s.architecture}; ${(s.parameters / 1e6).toFixed(1)}M parameters; ${s.manifest.classes.length} classes${folded} -> ${values.out} (${files}) in ${seconds} s`);
 }

@@ -4,7 +4,7 @@
  * the weights, and writes the package atomically.
  */
 import { basename } from 'node:path';
-import { buildResNetFpn, findBackbonePrefix } from '../../backbones/index.js';
+import { StateDictError } from '../../backbones/index.js';
 import { type StateDict, numel } from '../../onnx/index.js';
 import { buildBoxHead } from '../../heads/boxHead.js';
 import { buildMaskHead } from '../../heads/maskHead.js';
@@ -15,9 +15,13 @@ import { type DetectorVariant, FORMAT_NAME, FORMAT_VERSION, type Manifest, Model
 import { validateConfig } from '../modelPackage/configSchema.js';
 import { checkConfigAgainstLevels } from '../modelPackage/networks.js';
 import { readClassesFile, resolveClasses } from './classes.js';
-import { decideFrozenBnEps } from './eps.js';
+import { type LevelSpec } from './backboneOnnx.js';
+import { presetByName } from './presets.js';
+import { type PyramidSource, checkRpnHeadFits, onnxSource, pyramidConfig, resnetFpnSource } from './pyramid.js';
 
 export { type EpsDecision, decideFrozenBnEps, defaultEps } from './eps.js';
+export { type LevelSpec, levelNamesOf, parseLevels } from './backboneOnnx.js';
+export { type Preset, presets } from './presets.js';
 
 export interface ConvertOptions {
   /** Package folder to write. */
@@ -33,8 +37,20 @@ export interface ConvertOptions {
   eps?: number;
   /** Replace an existing package. */
   force?: boolean;
-  /** Hyper-parameter overrides stored in resdet.json. */
+  /** Hyper-parameter overrides stored in resdet.json; they win over `preset`'s. */
   config?: DetectorConfigOverrides;
+  /**
+   * The torchvision builder the checkpoint was trained with ('fasterrcnn_mobilenet_v3_large_fpn',
+   * ...; see `presets`): its anchors, transform sizes and RPN / RoI numbers, which no checkpoint holds.
+   */
+  preset?: string;
+  /**
+   * The backbone as the user's ONNX file (e.g. `torch.onnx.export(model.backbone, ...)`) instead of
+   * resdet's ResNet-FPN built from the checkpoint; the heads still come from the checkpoint.
+   */
+  backboneOnnx?: string;
+  /** With `backboneOnnx`: one level per output, in order (default: read from the output names). */
+  levels?: LevelSpec[];
   /**
    * The checkpoint's own file name when `checkpointPath` is not it (a download: the URL's last
    * segment), used for the eps default and recorded in resdet.json; default basename(checkpointPath).
@@ -53,9 +69,10 @@ export interface ConvertSummary {
   manifest: Manifest;
   architecture: string;
   parameters: number;
-  eps: number;
+  /** The FrozenBatchNorm eps folded into resdet's ResNet body; undefined for an ONNX backbone. */
+  eps?: number;
   /** Why that eps (content, name, default or --eps), also in resdet.json's `source.frozenBnEpsReason`. */
-  epsReason: string;
+  epsReason?: string;
   /** torchvision's v1 or v2 layout (see `DetectorVariant`). */
   variant: DetectorVariant;
   /** e.g. 'Mask R-CNN v2, ResNet-50-FPN'. */
@@ -87,10 +104,14 @@ const ARCH_NAMES: Record<string, string> = {
   wide_resnet50_2: 'Wide ResNet-50-2', wide_resnet101_2: 'Wide ResNet-101-2',
 };
 
-/** "Mask R-CNN v2, ResNet-50-FPN", "Faster R-CNN v1, ResNet-18-FPN", "Mask R-CNN (mixed v1/v2 layers), custom ResNet-FPN". */
-export function familyName(isMask: boolean, variant: DetectorVariant, arch: string): string {
+/**
+ * "Mask R-CNN v2, ResNet-50-FPN", "Faster R-CNN v1, ResNet-18-FPN", "Mask R-CNN (mixed v1/v2
+ * layers), custom ResNet-FPN", "Faster R-CNN v1, ONNX backbone (backbone.onnx)".
+ * @param backboneName the backbone's own name when it is not a ResNet-FPN resdet built
+ */
+export function familyName(isMask: boolean, variant: DetectorVariant, arch: string, backboneName?: string): string {
   const detector = isMask ? 'Mask R-CNN' : 'Faster R-CNN';
-  const backbone = ARCH_NAMES[arch] ? `${ARCH_NAMES[arch]}-FPN` : 'custom ResNet-FPN';
+  const backbone = backboneName ?? (ARCH_NAMES[arch] ? `${ARCH_NAMES[arch]}-FPN` : 'custom ResNet-FPN');
   return `${detector} ${variant === 'mixed' ? '(mixed v1/v2 layers)' : variant}, ${backbone}`;
 }
 
@@ -98,6 +119,26 @@ function countParameters(sd: StateDict): number {
   let n = 0;
   for (const [key, t] of sd) if (t.dtype === 'float32' && !key.endsWith('num_batches_tracked')) n += numel(t.shape);
   return n;
+}
+
+/**
+ * The detector layout from the heads alone, for a backbone whose FPN resdet cannot see (an ONNX
+ * backbone): v1's one-conv RPN head and TwoMLPHead, or v2's two-conv head and conv box head.
+ */
+function headsVariant(rpnConvDepth: number, boxHeadKind: 'mlp' | 'conv'): DetectorVariant {
+  if (rpnConvDepth === 1 && boxHeadKind === 'mlp') return 'v1';
+  if (rpnConvDepth === 2 && boxHeadKind === 'conv') return 'v2';
+  return 'mixed';
+}
+
+/** A head builder's StateDictError, said in terms of the backbone when the backbone is the user's. */
+function headFits<T>(build: () => T, pyramid: PyramidSource, pooledChannels: number, head: string, where: string): T {
+  try {
+    return build();
+  } catch (e) {
+    if (!(e instanceof StateDictError) || pyramid.manifest.kind !== 'onnx') throw e;
+    throw new ModelPackageError(where, `the ${head} does not fit the ${pyramid.name}'s pooled levels of ${pooledChannels} channels: ${e.message}`, { cause: e });
+  }
 }
 
 /** Converts a checkpoint file into a model package folder. */
@@ -108,29 +149,36 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
     throw new ModelPackageError(checkpointPath, `not a torchvision Faster/Mask R-CNN state dict: no 'roi_heads.box_predictor.cls_score.weight' (keys start ${sample}${sd.size > 3 ? ', ...' : ''})`);
   }
   const name = options.sourceName ?? basename(checkpointPath);
-  const { eps, reason: epsReason } = decideFrozenBnEps(sd, checkpointPath, findBackbonePrefix(sd), name, options.eps);
-  // The networks are built as unserialized models, which only reference the checkpoint's arrays
-  // (folded FrozenBN weights are computed chunk by chunk while written), and the writer streams
-  // each one to its file: memory holds the checkpoint, never a serialized network.
-  const backbone = buildResNetFpn(sd, { eps, arch: options.arch });
-  const channels = backbone.description.fpnChannels;
-  const rpnHead = buildRpnHead(sd, { levelNames: backbone.levels.map((l) => l.name) });
-  // The heads pool inside their graphs (ONNX RoiAlign on the provider's threads) from the levels
-  // the poolers read, with the sampling ratios and sizes of the package's config.
-  // The written config must load: ranges first (before the heads are built), then the fields that
-  // depend on the levels, and the box head's pooled size is fc6's (its graph fixes it).
+  // The written config must load: ranges first (before any network is built), then the fields
+  // that depend on the levels, and the box head's pooled size is fc6's (its graph fixes it).
   validateConfig(options.config, (key, what) => {
     throw new ModelPackageError(checkpointPath, `conversion option '${key}' ${what}`);
   });
-  const config = resolveConfig(options.config);
-  checkConfigAgainstLevels(config, [...backbone.levels], checkpointPath);
-  const levels = backbone.levels.filter((l) => config.levelMapper.featureNames.includes(l.name));
-  const boxHead = buildBoxHead(sd, channels, { pooler: { levels, samplingRatio: config.roiHeads.samplingRatio } });
+  const preset = options.preset === undefined ? undefined : presetByName(options.preset, checkpointPath);
+  // The networks are built as unserialized models, which only reference the checkpoint's arrays
+  // (folded FrozenBN weights are computed chunk by chunk while written), and the writer streams
+  // each one to its file: memory holds the checkpoint, never a serialized network.
+  const pyramid = options.backboneOnnx !== undefined
+    ? await onnxSource(options.backboneOnnx, options.levels)
+    : resnetFpnSource(sd, checkpointPath, name, { eps: options.eps, arch: options.arch });
+  const levels = pyramid.levels;
+  const rpnHead = buildRpnHead(sd, { levelNames: levels.map((l) => l.name) });
+  const overrides = pyramidConfig(levels, preset?.config ?? {}, options.config, checkpointPath);
+  const config = resolveConfig(overrides);
+  checkRpnHeadFits(rpnHead, levels, config, pyramid.name, checkpointPath);
+  checkConfigAgainstLevels(config, levels, checkpointPath);
+  // The heads pool inside their graphs (ONNX RoiAlign on the provider's threads) from the levels
+  // the poolers read, with the sampling ratios and sizes of the package's config.
+  const pooled = levels.filter((l) => config.levelMapper.featureNames.includes(l.name));
+  const channels = pooled[0].channels;
+  const boxHead = headFits(() => buildBoxHead(sd, channels, { pooler: { levels: pooled, samplingRatio: config.roiHeads.samplingRatio } }), pyramid, channels, 'box head', checkpointPath);
   const isMask = sd.has('roi_heads.mask_predictor.mask_fcn_logits.weight');
-  const variant = detectorVariant(backbone.description, rpnHead.convDepth, boxHead.kind);
-  const family = familyName(isMask, variant, backbone.description.arch);
+  const variant = pyramid.fpnNorm === undefined
+    ? headsVariant(rpnHead.convDepth, boxHead.kind)
+    : detectorVariant({ norm: 'FrozenBatchNorm2d', fpnNorm: pyramid.fpnNorm }, rpnHead.convDepth, boxHead.kind);
+  const family = familyName(isMask, variant, pyramid.arch ?? '', pyramid.manifest.kind === 'onnx' ? pyramid.name : undefined);
   const maskHead = isMask
-    ? buildMaskHead(sd, channels, { pooler: { levels, samplingRatio: config.mask.samplingRatio, outputSize: config.mask.poolerOutputSize } })
+    ? headFits(() => buildMaskHead(sd, channels, { pooler: { levels: pooled, samplingRatio: config.mask.samplingRatio, outputSize: config.mask.poolerOutputSize } }), pyramid, channels, 'mask head', checkpointPath)
     : undefined;
   const given = options.classes ? readClassesFile(options.classes) : undefined;
   const classes = resolveClasses(boxHead.numClasses, given, options.classes ?? checkpointPath);
@@ -140,24 +188,26 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
     throw new ModelPackageError(checkpointPath, `conversion option 'config.roiHeads.poolerOutputSize' is ${pooledSize}, but the ${family} box head was trained on ${boxHead.pooledSize} x ${boxHead.pooledSize} RoIs ('${fc}'): leave it out`);
   }
 
+  const source: Record<string, string | number> = { checkpoint: name, ...(options.sourceUrl ? { url: options.sourceUrl } : {}), family };
+  if (pyramid.eps) source.frozenBnEpsReason = pyramid.eps.reason;
+  if (options.preset !== undefined) source.preset = options.preset;
   const manifest = writeModelPackage(options.out, {
     format: FORMAT_NAME,
     formatVersion: FORMAT_VERSION,
     architecture: isMask ? 'maskrcnn' : 'fasterrcnn',
     variant,
-    backbone: { kind: 'resnet-fpn', arch: backbone.description.arch, frozenBnEps: eps, levels: [...backbone.levels] },
+    backbone: pyramid.manifest,
     classes,
-    config: { ...options.config, roiHeads: { ...options.config?.roiHeads, poolerOutputSize: boxHead.pooledSize } },
-    source: { checkpoint: name, ...(options.sourceUrl ? { url: options.sourceUrl } : {}), family, frozenBnEpsReason: epsReason, converter: 'resdet 0.1.0', parameters: countParameters(sd) },
-  }, { backbone: backbone.model, rpnHead: rpnHead.model, boxHead: boxHead.model, maskHead: maskHead?.model }, { overwrite: options.force });
+    config: { ...overrides, roiHeads: { ...overrides.roiHeads, poolerOutputSize: boxHead.pooledSize } },
+    source: { ...source, converter: 'resdet 0.1.0', parameters: countParameters(sd) },
+  }, { backbone: pyramid.network, rpnHead: rpnHead.model, boxHead: boxHead.model, maskHead: maskHead?.model }, { overwrite: options.force });
 
-  const d = backbone.description;
   return {
     manifest,
-    architecture: `${isMask ? 'Mask' : 'Faster'} R-CNN, ${d.arch} (${d.block} [${d.layers.join(', ')}], groups ${d.groups}, width/group ${d.widthPerGroup}) + FPN ${channels}`,
+    architecture: `${isMask ? 'Mask' : 'Faster'} R-CNN, ${pyramid.architecture}`,
     parameters: countParameters(sd),
-    eps,
-    epsReason,
+    eps: pyramid.eps?.eps,
+    epsReason: pyramid.eps?.reason,
     variant,
     family,
     files: Object.values(manifest.files).map((f) => ({ path: f.path, bytes: f.bytes })),

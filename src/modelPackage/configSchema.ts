@@ -81,9 +81,9 @@ export const configRules: { [S in keyof DetectorConfig]: { [F in keyof DetectorC
     resizeScaleRule: oneOf('torchvision-0.14', 'float64'),
   },
   rpn: {
-    // resdet's RPN takes one anchor size per level (torchvision's FPN default): anchors per
-    // location are the aspect ratios.
-    anchorSizes: list('one-size lists (one per pyramid level)', list('positive number', num(0, 1e5, true), { min: 1, max: 1 }), { min: 1, max: 16 }),
+    // One list of sizes per pyramid level: one size each in torchvision's FPN default, five in
+    // fasterrcnn_mobilenet_v3_large_fpn's; anchors per location are sizes x aspect ratios.
+    anchorSizes: list('lists of anchor sizes (one per pyramid level)', list('positive numbers', num(0, 1e5, true), { min: 1, max: 64 }), { min: 1, max: 16 }),
     aspectRatios: list('positive numbers', num(0, 1e3, true), { min: 1, max: 64 }),
     preNmsTopN: topN,
     postNmsTopN: topN,

@@ -10,6 +10,7 @@
  * L: classes including background, P: pooled size, A: anchors per location.
  */
 import { type DeclaredValue, type ModelInterface, readModelInterface } from '../../onnx/inspect.js';
+import { anchorsPerLocation } from '../../heads/config.js';
 import { poolerInputs } from '../../heads/pooler.js';
 import { type DetectorConfig, resolveConfig } from '../config.js';
 import { show } from './configSchema.js';
@@ -68,16 +69,22 @@ export function checkConfigAgainstLevels(config: DetectorConfig, levels: Manifes
   if (config.rpn.anchorSizes.length !== levels.length) {
     throw new ModelPackageError(where, `${key('config.rpn.anchorSizes')} gives ${config.rpn.anchorSizes.length} anchor sizes, one per pyramid level is needed (${levels.length} levels: ${levelNames})`);
   }
+  const perLocation = anchorsPerLocation(config.rpn);
+  const uneven = perLocation.findIndex((n) => n !== perLocation[0]);
+  if (uneven > 0) {
+    throw new ModelPackageError(where, `${key('config.rpn.anchorSizes')} gives level '${levels[uneven].name}' ${perLocation[uneven]} anchors per location and level '${levels[0].name}' ${perLocation[0]}: the RPN head is shared by every level, so each needs as many sizes`);
+  }
   const { featureNames } = config.levelMapper;
   const missing = featureNames.find((n) => !levels.some((l) => l.name === n));
   if (missing !== undefined) {
     throw new ModelPackageError(where, `${key('config.levelMapper.featureNames')} names level ${show(missing)}, which 'backbone.levels' does not declare (${levelNames})`);
   }
-  // The level mapper assigns RoIs to k in [kMin, kMax]: the pooled levels' strides must be consecutive powers of two.
+  // The level mapper assigns RoIs to k in [kMin, kMax] and pools level k from the (k - kMin)-th pooled level.
   const pooled = levels.filter((l) => featureNames.includes(l.name));
+  // A repeated stride is torchvision's too (MobileNetV3-FPN pools '0' and '1', both stride 32).
   for (let i = 1; i < pooled.length; i++) {
-    if (pooled[i].stride !== 2 * pooled[i - 1].stride) {
-      throw new ModelPackageError(where, `${key('config.levelMapper.featureNames')} pools levels of strides ${pooled.map((l) => l.stride).join(', ')}: the pooled levels' strides must double from one to the next`);
+    if (pooled[i].stride !== 2 * pooled[i - 1].stride && pooled[i].stride !== pooled[i - 1].stride) {
+      throw new ModelPackageError(where, `${key('config.levelMapper.featureNames')} pools levels of strides ${pooled.map((l) => l.stride).join(', ')}: each pooled level's stride must equal the previous one's or double it`);
     }
   }
   if (pooled.some((l) => l.channels !== pooled[0].channels)) {
@@ -133,9 +140,9 @@ function checkRpnHead(info: ModelInterface, levels: ManifestLevel[], config: Det
     if (!info.outputs.some((v) => v.name === out)) throw new ModelPackageError(file, `has no output '${out}' (outputs: ${names(info.outputs)})`);
   }
   const anchors = leadingDim(info, 'cls_logits.weight');
-  const perLocation = config.rpn.aspectRatios.length;
+  const perLocation = anchorsPerLocation(config.rpn)[0];
   if (anchors !== undefined && anchors !== perLocation) {
-    throw new ModelPackageError(file, `predicts ${anchors} anchors per location, ${key('config.rpn.aspectRatios')} gives ${perLocation} (${show(config.rpn.aspectRatios)})`);
+    throw new ModelPackageError(file, `predicts ${anchors} anchors per location, ${key('config.rpn.anchorSizes')} x ${key('config.rpn.aspectRatios')} give ${perLocation} (${show(config.rpn.anchorSizes[0])} x ${show(config.rpn.aspectRatios)})`);
   }
 }
 

@@ -158,8 +158,9 @@ function validateBackbone(
     }
     const stride = l.stride as number;
     if ((stride & (stride - 1)) !== 0) fail(`backbone.levels[${i}].stride`, `must be a power of two, found ${stride}`);
-    // The anchor generator and the level mapper take the levels finest first.
-    if (stride <= previous) fail(`backbone.levels[${i}].stride`, `must be larger than the previous level's ${previous}, found ${stride}`);
+    // The anchor generator and the level mapper take the levels finest first (equal strides happen:
+    // torchvision's MobileNetV3-FPN emits '0' and '1' both at stride 32).
+    if (stride < previous) fail(`backbone.levels[${i}].stride`, `must be at least the previous level's ${previous}, found ${stride}`);
     previous = stride;
   });
 }

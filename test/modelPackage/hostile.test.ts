@@ -209,15 +209,16 @@ describe('hostile model packages', function () {
       ['wrong level channels', (m) => { m.backbone.levels[2].channels = 32; }, 'backbone.onnx', /output '2' has 64 channels, resdet\.json 'backbone\.levels\[2\]\.channels' is 32/],
       ['a level the backbone does not emit', (m) => { m.backbone.levels[4].name = 'p6'; }, 'backbone.onnx', /has no output 'p6' for resdet\.json 'backbone\.levels\[4\]\.name'/],
       ['a stride that is no power of two', (m) => { m.backbone.levels[1].stride = 6; }, 'resdet.json', /'backbone\.levels\[1\]\.stride' must be a power of two, found 6/],
-      ['strides that do not increase', (m) => { m.backbone.levels[2].stride = 8; }, 'resdet.json', /'backbone\.levels\[2\]\.stride' must be larger than the previous level's 8, found 8/],
+      ['strides that decrease', (m) => { m.backbone.levels[2].stride = 4; }, 'resdet.json', /'backbone\.levels\[2\]\.stride' must be at least the previous level's 8, found 4/],
       ['a stride the backbone does not have', (m) => { m.backbone.levels[4].stride = 128; }, 'backbone.onnx', /output 'pool' is H\/64 high, resdet\.json 'backbone\.levels\[4\]\.stride' is 128/],
       ['a box pooler size unlike the graph\'s', (m) => { m.config.roiHeads = { poolerOutputSize: 14 }; }, 'boxHead.onnx', /pools RoIs to 7 x 7 \(its RoiAlign nodes\), resdet\.json 'config\.roiHeads\.poolerOutputSize' is 14/],
       ['a sampling ratio unlike the graph\'s', (m) => { m.config.roiHeads = { ...m.config.roiHeads, samplingRatio: 0 }; }, 'boxHead.onnx', /sampling ratio 2 .*'config\.roiHeads\.samplingRatio' is 0/],
       ['pooled levels the heads do not take', (m) => { m.config.levelMapper = { featureNames: ['0', '1', '2'] }; }, 'boxHead.onnx', /pools levels \["0","1","2","3"\], resdet\.json 'config\.levelMapper\.featureNames' is \["0","1","2"\]/],
       ['a pooled level that does not exist', (m) => { m.config.levelMapper = { featureNames: ['0', '1', '2', '5'] }; }, 'resdet.json', /'config\.levelMapper\.featureNames' names level "5", which 'backbone\.levels' does not declare/],
       ['anchor sizes for 4 of 5 levels', (m) => { m.config.rpn = { anchorSizes: [[32], [64], [128], [256]] }; }, 'resdet.json', /'config\.rpn\.anchorSizes' gives 4 anchor sizes, one per pyramid level is needed \(5 levels/],
-      ['two anchor sizes on a level', (m) => { m.config.rpn = { anchorSizes: [[32, 48], [64], [128], [256], [512]] }; }, 'resdet.json', /'config\.rpn\.anchorSizes' item \[0\] must be a list of 1 positive number/],
-      ['aspect ratios unlike the RPN head\'s anchors', (m) => { m.config.rpn = { aspectRatios: [1] }; }, 'rpnHead.onnx', /predicts 3 anchors per location, resdet\.json 'config\.rpn\.aspectRatios' gives 1/],
+      ['two anchor sizes on one level only', (m) => { m.config.rpn = { anchorSizes: [[32, 48], [64], [128], [256], [512]] }; }, 'resdet.json', /'config\.rpn\.anchorSizes' gives level '1' 3 anchors per location and level '0' 6: the RPN head is shared/],
+      ['two anchor sizes on every level, unlike the RPN head', (m) => { m.config.rpn = { anchorSizes: [[32, 48], [64, 96], [128, 192], [256, 384], [512, 768]] }; }, 'rpnHead.onnx', /predicts 3 anchors per location, .*give 6 \(\[32,48\] x \[0\.5,1,2\]\)/],
+      ['aspect ratios unlike the RPN head\'s anchors', (m) => { m.config.rpn = { aspectRatios: [1] }; }, 'rpnHead.onnx', /predicts 3 anchors per location, resdet\.json 'config\.rpn\.anchorSizes' x resdet\.json 'config\.rpn\.aspectRatios' give 1 \(\[32\] x \[1\]\)/],
     ];
     let dir: string;
     let original: string;
