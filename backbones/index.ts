@@ -15,6 +15,6 @@ export {
 export { type ConvNormKeys, convNorm, hasNorm } from './convNorm.js';
 export { BackboneWeights, StateDictError, findBackbonePrefix, fpnKeys } from './keys.js';
 export {
-  type BackboneBuildOptions, type BackboneFactory, type OnnxBackboneOptions, BackboneRegistry, createBackboneRegistry,
+  type BackboneBuildOptions, type BackboneFactory, type BackboneLoader, type OnnxBackboneOptions, BackboneRegistry, createBackboneRegistry,
   onnxBackbone,
 } from './registry.js';

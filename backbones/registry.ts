@@ -1,7 +1,8 @@
 /**
  * Backbones by name: torchvision's ResNet-FPN builders, plus any ONNX model a user brings with the
- * declaration of the pyramid it emits. A model package names its backbone; this is where the name
- * is resolved.
+ * declaration of the pyramid it emits. A model package names its backbone kind ('resnet-fpn',
+ * 'onnx'); this is where the name is resolved, when a package is converted (`build`, from a state
+ * dict) and when it is loaded (`load`, from the package's backbone file and declared levels).
  */
 import type { StateDict } from '../onnx/tensor.js';
 import { readModelInterface } from '../onnx/inspect.js';
@@ -79,9 +80,37 @@ export function onnxBackbone(model: Uint8Array, levels: readonly PyramidLevel[],
   return { onnx, inputName: input.name, levels: [...levels], sizeDivisible: options.sizeDivisible ?? 32 };
 }
 
-/** Backbone factories by name. */
+/**
+ * Turns a model package's backbone file into a backbone, checked against the levels its
+ * resdet.json declares (as Detectron2's `output_shape`).
+ */
+export type BackboneLoader = (model: Uint8Array, levels: readonly PyramidLevel[]) => Backbone;
+
+/** Backbone factories by name, and loaders by package backbone kind. */
 export class BackboneRegistry {
   private readonly factories = new Map<string, BackboneFactory>();
+  private readonly loaders = new Map<string, BackboneLoader>();
+
+  /** Adds the loader of a package backbone kind; a kind can be registered once. */
+  registerKind(kind: string, loader: BackboneLoader): void {
+    if (this.loaders.has(kind)) throw new BackboneError(`backbone kind '${kind}' is already registered`);
+    this.loaders.set(kind, loader);
+  }
+
+  /** Package backbone kinds this registry loads. */
+  kinds(): string[] {
+    return [...this.loaders.keys()];
+  }
+
+  /**
+   * The backbone of a package whose resdet.json names `kind`, from its file's bytes and levels.
+   * @throws BackboneError for an unknown kind or a file that does not emit the levels
+   */
+  load(kind: string, model: Uint8Array, levels: readonly PyramidLevel[]): Backbone {
+    const loader = this.loaders.get(kind);
+    if (!loader) throw new BackboneError(`unknown backbone kind '${kind}' (registered: ${this.kinds().join(', ')})`);
+    return loader(model, levels);
+  }
 
   /** Adds a factory; a name can be registered once. */
   register(name: string, factory: BackboneFactory): void {
@@ -114,10 +143,14 @@ export class BackboneRegistry {
 /**
  * A registry holding torchvision's detection backbones: 'resnet_fpn' (any ResNet layout, read from
  * the weights) and each builder name ('resnet50', 'resnext101_32x8d', ...), which also checks that
- * the weights are of that architecture.
+ * the weights are of that architecture; and the package kinds 'resnet-fpn' (built by resdet) and
+ * 'onnx' (the user's own model, `resdet convert --backbone-onnx`), both ONNX graphs whose outputs
+ * are named as their levels.
  */
 export function createBackboneRegistry(): BackboneRegistry {
   const registry = new BackboneRegistry();
+  registry.registerKind('resnet-fpn', (model, levels) => onnxBackbone(model, levels));
+  registry.registerKind('onnx', (model, levels) => onnxBackbone(model, levels));
   registry.register('resnet_fpn', (sd, o) => buildResNetFpn(sd, { eps: o.eps }));
   for (const arch of resnetArchs) registry.register(arch, (sd, o) => buildResNetFpn(sd, { eps: o.eps, arch }));
   return registry;

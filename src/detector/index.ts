@@ -3,6 +3,7 @@
  * entry points supply the onnxruntime module, the package bytes and the image decoder.
  * Exports: Detector, createDetector and the result types.
  */
+import { type BackboneRegistry, createBackboneRegistry } from '../../backbones/registry.js';
 import { type DetectorConfig, resolveConfig } from '../config.js';
 import type { DecodedImage, DecodeOptions, ImageInput } from '../image/types.js';
 import { checkedResizedSize, imageSourceName } from '../transform/index.js';
@@ -59,19 +60,26 @@ async function pyramidActivations(out: RcnnOutput): Promise<PyramidActivations> 
 /** The networks of a package, as bytes (from files in Node, from fetch in browsers). */
 export type NetworkBytes = { backbone: Uint8Array; rpnHead: Uint8Array; boxHead: Uint8Array; maskHead?: Uint8Array };
 
+/**
+ * A detector over a checked package's networks. `backbones` resolves `manifest.backbone.kind`
+ * (default: `createBackboneRegistry()`, which knows 'resnet-fpn' and 'onnx').
+ */
 export async function createDetector(
   ort: OrtModule, manifest: Manifest, networks: NetworkBytes, decode: ImageDecoder, runtime: RuntimeOptions,
+  backbones: BackboneRegistry = createBackboneRegistry(),
 ): Promise<Detector> {
   const opts = sessionOptions(runtime);
   const create = (bytes: Uint8Array) => ort.InferenceSession.create(bytes, opts);
+  // The package names its backbone kind; the registry checks the file against the declared levels.
+  const backbone = backbones.load(manifest.backbone.kind, networks.backbone, manifest.backbone.levels);
   const sessions: RcnnSessions = {
-    backbone: await create(networks.backbone),
+    backbone: await create(backbone.onnx),
     rpnHead: await create(networks.rpnHead),
     boxHead: await create(networks.boxHead),
     maskHead: networks.maskHead ? await create(networks.maskHead) : undefined,
   };
   const config = resolveConfig(manifest.config);
-  const model = new GeneralizedRCNN(ort, sessions, manifest.backbone.levels, config);
+  const model = new GeneralizedRCNN(ort, sessions, backbone.levels, config);
   let released: Promise<void> | undefined;
   const running = new Set<Promise<unknown>>();
 
