@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { BackboneError, createBackboneRegistry, onnxBackbone, torchvisionFpnLevels } from '../../backbones/index.js';
+import { BackboneError, createBackboneRegistry, onnxBackbone, torchvisionFpnLevels, validateLevels } from '../../backbones/index.js';
 import { torchReference } from '../helpers/reference.js';
 import { type Archive, getFloat32, getShape } from '../helpers/tensorArchive.js';
 import { archiveStateDict, relativeMaxDiff, runOnnx } from './helpers.js';
@@ -45,6 +45,24 @@ describe('backbone registry', () => {
     const registry = createBackboneRegistry();
     expect(() => registry.build('resnet18', archiveStateDict(ref), { eps: 1e-5 })).to.throw(BackboneError, /resnet18.*custom \(BasicBlock \[1, 1, 1, 1\]/);
     expect(() => registry.build('vgg16', new Map(), { eps: 0 })).to.throw(BackboneError, /unknown backbone 'vgg16'.*resnet_fpn/);
+  });
+
+  it("loads a package's backbone by its kind ('onnx', 'resnet-fpn'), checked against the declared levels; an unknown kind is named", async () => {
+    const registry = createBackboneRegistry();
+    expect(registry.kinds()).to.deep.equal(['resnet-fpn', 'onnx']);
+    const renamed = onnxBackbone(modelBytes(ref), levels, { outputNames }).onnx;
+    const backbone = registry.load('onnx', renamed, levels);
+    expect(backbone.levels).to.deep.equal(levels);
+    await expectTorchvisionLevels(ref, backbone.onnx, backbone.inputName, levels.map((l) => l.name));
+    expect(() => registry.load('onnx', modelBytes(ref), levels)).to.throw(BackboneError, /no output '0' for level '0'/);
+    expect(() => registry.load('timm', renamed, levels)).to.throw(BackboneError, /unknown backbone kind 'timm' \(registered: resnet-fpn, onnx\)/);
+  });
+
+  it('declares the pyramid of returned_layers=[2, 3, 4] (strides 8..32 and pool 64), and allows a repeated stride but not a decreasing one', () => {
+    expect(torchvisionFpnLevels(256, [2, 3, 4]).map((l) => `${l.name}/${l.stride}`)).to.deep.equal(['0/8', '1/16', '2/32', 'pool/64']);
+    const mobilenet = [{ name: '0', stride: 32, channels: 256 }, { name: '1', stride: 32, channels: 256 }, { name: 'pool', stride: 64, channels: 256 }];
+    expect(() => validateLevels(mobilenet)).not.to.throw();
+    expect(() => validateLevels([mobilenet[2], mobilenet[0]])).to.throw(BackboneError, /level '0': stride 32 is smaller than the previous level's 64/);
   });
 
   it('checks an ONNX backbone against its level declaration, naming the level at fault', () => {

@@ -4,7 +4,8 @@
 - "mobilenet": `fasterrcnn_mobilenet_v3_large_fpn` (levels '0', '1' both at stride 32 and 'pool';
   five anchor sizes on each level, 15 anchors per location; RPN score threshold 0.05). Its backbone
   is exported with torch.onnx.export to mobilenet-backbone.onnx (outputs 'feat0', 'feat1', 'pool':
-  torch.onnx.export refuses numeric names).
+  torch.onnx.export refuses numeric names), and to mobilenet-backbone-unnamed.onnx with the
+  exporter's own output names.
 - "r50-l234": Mask R-CNN on `resnet_fpn_backbone('resnet50', returned_layers=[2, 3, 4])` (levels
   '0', '1', '2' at strides 8, 16, 32 and 'pool'; three pooled levels) with two anchor sizes per
   level ((32, 48), (64, 96), (128, 192), (256, 384)): 6 anchors per location.
@@ -133,6 +134,11 @@ def main(out, case):
                 Levels(copy.deepcopy(model.backbone)), batch.tensors, os.path.join(out, "mobilenet-backbone.onnx"), opset_version=17,
                 input_names=["images"], output_names=outputs,
                 dynamic_axes={"images": {0: "N", 2: "H", 3: "W"}, **{k: {0: "N", 2: f"H_{k}", 3: f"W_{k}"} for k in outputs}},
+            )
+            # as torch.onnx.export names the outputs when not told ('523', 'onnx::MaxPool_499', ...)
+            torch.onnx.export(
+                copy.deepcopy(model.backbone), batch.tensors, os.path.join(out, "mobilenet-backbone-unnamed.onnx"), opset_version=17,
+                input_names=["images"], dynamic_axes={"images": {0: "N", 2: "H", 3: "W"}},
             )
     a.meta = meta
     a.close()
