@@ -6,7 +6,7 @@
  *
  * A: anchors per location; C: channels of a level.
  */
-import { type PyramidLevel, buildResNetFpn, findBackbonePrefix } from '../../backbones/index.js';
+import { BackboneError, type PyramidLevel, buildResNetFpn, findBackbonePrefix } from '../../backbones/index.js';
 import { type StateDict } from '../../onnx/index.js';
 import { anchorsPerLocation, levelMapperDefaults } from '../../heads/config.js';
 import type { RpnHeadNetwork } from '../../heads/rpnHead.js';
@@ -36,7 +36,14 @@ export interface PyramidSource {
 
 /** resdet's ResNet-FPN from the checkpoint's `backbone.*` weights, with the eps decision (eps.ts). */
 export function resnetFpnSource(sd: StateDict, checkpointPath: string, sourceName: string, options: { eps?: number; arch?: string }): PyramidSource {
-  const { eps, reason } = decideFrozenBnEps(sd, checkpointPath, findBackbonePrefix(sd), sourceName, options.eps);
+  let prefix: string;
+  try {
+    prefix = findBackbonePrefix(sd);
+  } catch (e) {
+    if (!(e instanceof BackboneError)) throw e;
+    throw new ModelPackageError(checkpointPath, `${e.message}; for another backbone, export it to ONNX and pass --backbone-onnx (README: "Your own backbone")`, { cause: e });
+  }
+  const { eps, reason } = decideFrozenBnEps(sd, checkpointPath, prefix, sourceName, options.eps);
   const backbone = buildResNetFpn(sd, { eps, arch: options.arch });
   const d = backbone.description;
   return {

@@ -63,6 +63,11 @@ describe('resdet convert --backbone-onnx: the user backbone, its levels and the 
     }
   });
 
+  it('without --backbone-onnx, a checkpoint whose backbone is no ResNet-FPN is refused pointing at it', async () => {
+    await refuses(/mobilenet\.pth: state dict has no ResNet-FPN backbone.*'backbone\.body\.0\.0\.weight'.*pass --backbone-onnx/,
+      () => convertCheckpoint(checkpoint(), { out: join(work, 'k'), preset }));
+  });
+
   it('a file that is not ONNX, or missing, is refused naming it', async () => {
     const junk = join(work, 'junk.onnx');
     writeFileSync(junk, 'not a model');
