@@ -17,7 +17,7 @@ import { checkConfigAgainstLevels } from '../modelPackage/networks.js';
 import { readClassesFile, resolveClasses } from './classes.js';
 import { type LevelSpec } from './backboneOnnx.js';
 import { presetByName } from './presets.js';
-import { type PyramidSource, checkRpnHeadFits, onnxSource, pyramidConfig, resnetFpnSource } from './pyramid.js';
+import { type PyramidSource, checkBoxHeadFits, checkRpnHeadFits, onnxSource, pyramidConfig, resnetFpnSource } from './pyramid.js';
 
 export { type EpsDecision, decideFrozenBnEps, defaultEps } from './eps.js';
 export { type LevelSpec, levelNamesOf, parseLevels } from './backboneOnnx.js';
@@ -171,6 +171,10 @@ export async function convertCheckpoint(checkpointPath: string, options: Convert
   // the poolers read, with the sampling ratios and sizes of the package's config.
   const pooled = levels.filter((l) => config.levelMapper.featureNames.includes(l.name));
   const channels = pooled[0].channels;
+  // A user's backbone: its channels are held to the box head at torchvision's pooled size (7), as
+  // fc6 alone could fit another channel count at another size. (resdet's ResNet-FPN reads both
+  // from the weights; a size the caller gives is held to fc6's below.)
+  if (pyramid.manifest.kind === 'onnx' && options.config?.roiHeads?.poolerOutputSize === undefined) checkBoxHeadFits(sd, pooled, config.roiHeads.poolerOutputSize, pyramid.name, checkpointPath);
   const boxHead = headFits(() => buildBoxHead(sd, channels, { pooler: { levels: pooled, samplingRatio: config.roiHeads.samplingRatio } }), pyramid, channels, 'box head', checkpointPath);
   const isMask = sd.has('roi_heads.mask_predictor.mask_fcn_logits.weight');
   const variant = pyramid.fpnNorm === undefined

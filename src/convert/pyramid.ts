@@ -113,3 +113,23 @@ export function checkRpnHeadFits(rpnHead: RpnHeadNetwork, levels: readonly Pyram
     throw new ModelPackageError(where, `the RPN head predicts ${rpnHead.anchorsPerLocation} anchors per location ('rpn.head.cls_logits.weight'), but anchor sizes ${show(anchorSizes[wrong])} x aspect ratios ${show(aspectRatios)} give level '${levels[wrong].name}' ${perLocation[wrong]}: set them with --anchor-sizes / --aspect-ratios, or --preset the torchvision builder the model came from`);
   }
 }
+
+/**
+ * The box head's weights take the pooled levels' channels: TwoMLPHead's fc6 takes C x P x P
+ * features (P = `config.roiHeads.poolerOutputSize`, torchvision's 7), FastRCNNConvFCHead's first
+ * conv C channels. Checked before the head is built, which would otherwise read P from fc6 and C
+ * and could find another square.
+ * @throws ModelPackageError naming the weight, its shape and the levels
+ */
+export function checkBoxHeadFits(sd: StateDict, pooled: readonly PyramidLevel[], pooledSize: number, backboneName: string, where: string): void {
+  const c = pooled[0].channels;
+  const names = pooled.map((l) => `'${l.name}'`).join(', ');
+  const fc6 = sd.get('roi_heads.box_head.fc6.weight');
+  if (fc6 && fc6.shape.length === 2 && fc6.shape[1] !== c * pooledSize * pooledSize) {
+    throw new ModelPackageError(where, `the box head takes ${fc6.shape[1]} features ('roi_heads.box_head.fc6.weight' [${fc6.shape.join(', ')}]), but the ${backboneName}'s pooled levels ${names} give ${c} x ${pooledSize} x ${pooledSize} = ${c * pooledSize * pooledSize} (a head trained on other RoI sizes: set config.roiHeads.poolerOutputSize)`);
+  }
+  const conv = sd.get('roi_heads.box_head.0.0.weight');
+  if (!fc6 && conv && conv.shape.length === 4 && conv.shape[1] !== c) {
+    throw new ModelPackageError(where, `the box head takes ${conv.shape[1]}-channel RoIs ('roi_heads.box_head.0.0.weight'), but the ${backboneName}'s pooled levels ${names} have ${c} channels`);
+  }
+}

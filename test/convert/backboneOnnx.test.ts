@@ -63,6 +63,15 @@ describe('resdet convert --backbone-onnx: the user backbone, its levels and the 
     }
   });
 
+  it("a backbone whose channels are not the RPN head's is refused naming the level and both counts", async () => {
+    // a narrow torchvision ResNet-FPN (32 channels, outputs 'feat0'..'feat3', 'pool') under MobileNet's 256-channel heads
+    const tiny = torchReference('backbone_onnx_export').tensors.get('model')!.data as Uint8Array;
+    const file = join(work, 'tiny.onnx');
+    writeFileSync(file, tiny);
+    await refuses(/mobilenet\.pth: the RPN head takes 256-channel features \('rpn\.head\.conv'\), but level '0' of the ONNX backbone \(tiny\.onnx\) has 32 channels/,
+      () => convertCheckpoint(checkpoint(), { out: join(work, 'l'), backboneOnnx: file }));
+  });
+
   it('without --backbone-onnx, a checkpoint whose backbone is no ResNet-FPN is refused pointing at it', async () => {
     await refuses(/mobilenet\.pth: state dict has no ResNet-FPN backbone.*'backbone\.body\.0\.0\.weight'.*pass --backbone-onnx/,
       () => convertCheckpoint(checkpoint(), { out: join(work, 'k'), preset }));
