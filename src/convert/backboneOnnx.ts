@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { type PyramidLevel, onnxBackbone } from '../../backbones/index.js';
-import { readModelInterface } from '../../onnx/inspect.js';
+import { type DeclaredValue, readModelInterface } from '../../onnx/inspect.js';
 import { ModelPackageError } from '../modelPackage/index.js';
 
 /** A level as `--levels` gives it: the name, and optionally the stride and channels to check. */
@@ -62,19 +62,15 @@ export function levelNamesOf(outputs: readonly string[]): string[] | undefined {
   return ok && names.length > 0 ? names : undefined;
 }
 
-/** The minimal part of onnxruntime's API the probe needs. */
-interface ProbeRuntime {
-  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
-  InferenceSession: { create(model: Uint8Array): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { dims: readonly number[] }>>; release(): Promise<void> }> };
-}
-
 /**
  * Runs the backbone once on a zero image and reads each output's stride (probe size / grid size,
  * equal on both axes) and channels.
  * @returns per output (in the model's order) its stride and channels
  */
-async function probe(model: Uint8Array, inputName: string, inputShape: readonly (number | string)[] | undefined, file: string): Promise<Array<{ stride: number; channels: number }>> {
-  const ort = (await import('onnxruntime-node')) as unknown as ProbeRuntime;
+async function probe(model: Uint8Array, input: DeclaredValue, outputs: readonly string[], file: string): Promise<Array<{ stride: number; channels: number }>> {
+  // Loaded here, not at the top: only this conversion path runs a network.
+  const ort = await import('onnxruntime-node');
+  const inputShape = input.shape;
   const h = typeof inputShape?.[2] === 'number' ? inputShape[2] : PROBE_H;
   const w = typeof inputShape?.[3] === 'number' ? inputShape[3] : PROBE_W;
   let session;
@@ -86,18 +82,17 @@ async function probe(model: Uint8Array, inputName: string, inputShape: readonly 
   try {
     let out;
     try {
-      out = await session.run({ [inputName]: new ort.Tensor('float32', new Float32Array(3 * h * w), [1, 3, h, w]) });
+      out = await session.run({ [input.name]: new ort.Tensor('float32', new Float32Array(3 * h * w), [1, 3, h, w]) });
     } catch (e) {
       throw new ModelPackageError(file, `did not run on a probe image [1, 3, ${h}, ${w}]: ${(e as Error).message.split('\n')[0]}`, { cause: e });
     }
-    const info = readModelInterface(model);
-    return info.outputs.map((o) => {
-      const dims = out[o.name].dims;
-      if (dims.length !== 4 || dims[0] !== 1) throw new ModelPackageError(file, `output '${o.name}' is [${dims.join(', ')}] on a probe image [1, 3, ${h}, ${w}]; a pyramid level is [N, C, Hi, Wi]`);
+    return outputs.map((name) => {
+      const dims = out[name].dims;
+      if (dims.length !== 4 || dims[0] !== 1) throw new ModelPackageError(file, `output '${name}' is [${dims.join(', ')}] on a probe image [1, 3, ${h}, ${w}]; a pyramid level is [N, C, Hi, Wi]`);
       const strideH = h / dims[2];
       const strideW = w / dims[3];
       if (strideH !== strideW || !Number.isInteger(strideH) || (strideH & (strideH - 1)) !== 0) {
-        throw new ModelPackageError(file, `output '${o.name}' is ${dims[2]} x ${dims[3]} on a ${h} x ${w} probe image: no power-of-two stride (${strideH} x ${strideW})`);
+        throw new ModelPackageError(file, `output '${name}' is ${dims[2]} x ${dims[3]} on a ${h} x ${w} probe image: no power-of-two stride (${strideH} x ${strideW})`);
       }
       return { stride: strideH, channels: dims[1] };
     });
@@ -145,7 +140,7 @@ export async function readUserBackbone(path: string, levels?: readonly LevelSpec
   names.forEach((name, i) => {
     if (name !== outputs[i] && taken.has(name)) throw new ModelPackageError(path, `cannot name output '${outputs[i]}' level '${name}': the graph already has a value '${name}'`);
   });
-  const probed = await probe(model, inputs[0].name, inputs[0].shape, path);
+  const probed = await probe(model, inputs[0], outputs, path);
   const declared: PyramidLevel[] = names.map((name, i) => {
     const spec = levels?.[i];
     const { stride, channels } = probed[i];
