@@ -51,7 +51,7 @@ export interface ManifestVariant {
 export interface ManifestBackbone {
   /** 'resnet-fpn' for backbones resdet built, 'onnx' for a user's own pyramid. */
   kind: 'resnet-fpn' | 'onnx';
-  /** e.g. 'resnet50', 'resnext101_32x8d', or 'custom' for read-off widths. */
+  /** e.g. 'resnet50', 'resnext101_32x8d', or 'custom' for read-off widths; for 'onnx', the user's file name. */
   arch?: string;
   /** FrozenBatchNorm eps folded into the convolutions (0.0 for torchvision's COCO_V1 weights). */
   frozenBnEps?: number;
@@ -62,7 +62,8 @@ export interface ManifestBackbone {
  * torchvision's detector layout the networks were built from: 'v1' (`maskrcnn_resnet50_fpn`:
  * FrozenBatchNorm2d body, plain FPN, one-conv RPN head, TwoMLPHead), 'v2'
  * (`maskrcnn_resnet50_fpn_v2`: BatchNorm2d body and FPN, two-conv RPN head, FastRCNNConvFCHead,
- * BatchNorm2d mask head), 'mixed' for other combinations. Informative: the ONNX files hold it all.
+ * BatchNorm2d mask head), 'mixed' for other combinations; for an ONNX backbone ('onnx' kind) it is
+ * read from the heads alone. Informative: the ONNX files hold it all.
  */
 export type DetectorVariant = 'v1' | 'v2' | 'mixed';
 export const DETECTOR_VARIANTS: readonly DetectorVariant[] = ['v1', 'v2', 'mixed'];
