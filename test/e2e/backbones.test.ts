@@ -85,4 +85,26 @@ describe('pluggable backbones and declared pyramids, detecting as torchvision do
       await model.release();
     }
   });
+
+  it('the same ResNet-50-FPN (returned_layers=[2, 3, 4]) as a torch.onnx.export-ed backbone: four levels read from the file, three pooled at strides 8, 16, 32; detections and masks match', async () => {
+    const ref = torchReference('pyramid_cases', ['r50-l234']);
+    const meta = ref.meta as Meta;
+    const out = join(work, 'r50-l234-onnx');
+    const summary = await convertCheckpoint(join(ref.folder, 'r50-l234.pth'), {
+      out, backboneOnnx: join(ref.folder, 'r50-l234-backbone.onnx'),
+      config: { transform: { minSize: meta.minSize, maxSize: meta.maxSize }, rpn: { anchorSizes: meta.anchorSizes } },
+    });
+    expect(summary.family).to.equal('Mask R-CNN v1, ONNX backbone (r50-l234-backbone.onnx)');
+    const manifest = JSON.parse(readFileSync(join(out, 'resdet.json'), 'utf8'));
+    expect(manifest.backbone.kind).to.equal('onnx');
+    expect(manifest.backbone.levels.map((l: { name: string; stride: number }) => `${l.name}/${l.stride}`)).to.deep.equal(['0/8', '1/16', '2/32', 'pool/64']);
+    expect(manifest.config.levelMapper).to.deep.equal({ featureNames: ['0', '1', '2'] });
+    const model = await loadModel(out, { threads: 2 });
+    try {
+      const result = await model.detect(join(ref.folder, 'image0.png'), { masks: 'binary', scoreThreshold: 0 });
+      expectEveryDetectionMatched('r50-l234 (ONNX backbone) image0', result, torchvisionDetections(ref, 'image0', true));
+    } finally {
+      await model.release();
+    }
+  });
 });

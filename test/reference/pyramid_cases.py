@@ -8,7 +8,8 @@
   exporter's own output names.
 - "r50-l234": Mask R-CNN on `resnet_fpn_backbone('resnet50', returned_layers=[2, 3, 4])` (levels
   '0', '1', '2' at strides 8, 16, 32 and 'pool'; three pooled levels) with two anchor sizes per
-  level ((32, 48), (64, 96), (128, 192), (256, 384)): 6 anchors per location.
+  level ((32, 48), (64, 96), (128, 192), (256, 384)): 6 anchors per location; its backbone also
+  exported to r50-l234-backbone.onnx (outputs 'feat0', 'feat1', 'feat2', 'pool').
 
 argv: <out> <case>. Writes <case>.pth, the images as PNG, torchvision's boxes, scores, labels and
 (Mask R-CNN) binary masks (> 0.5) per image, and image0's pyramid (pyramid/<level>, over the padded
@@ -139,6 +140,12 @@ def main(out, case):
             torch.onnx.export(
                 copy.deepcopy(model.backbone), batch.tensors, os.path.join(out, "mobilenet-backbone-unnamed.onnx"), opset_version=17,
                 input_names=["images"], dynamic_axes={"images": {0: "N", 2: "H", 3: "W"}},
+            )
+        else:
+            # the same ResNet-FPN as a user's ONNX backbone: four outputs, three of them pooled
+            torch.onnx.export(
+                copy.deepcopy(model.backbone), batch.tensors, os.path.join(out, "r50-l234-backbone.onnx"), opset_version=17,
+                input_names=["images"], output_names=["feat0", "feat1", "feat2", "pool"], dynamic_axes={"images": {0: "N", 2: "H", 3: "W"}},
             )
     a.meta = meta
     a.close()
