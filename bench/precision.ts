@@ -1,6 +1,6 @@
 /**
  * `npm run bench:precision`: resdet's precision variants side by side in one run.
- * 1. The bundled shapes model: fp32, fp16 and int8 (percentile and min-max calibration, and int8
+ * 1. The bundled shapes model: fp32, fp16 and int8 (percentile, min-max and entropy calibration, and int8
  *    with the predictor layers left in float) - box and mask AP by `resdet eval` on its held-out
  *    set (200 images of the generator's seed 1), package sizes, and per-image time on the sample
  *    images (2 threads and 1, medians, runs alternating between variants).
@@ -85,7 +85,7 @@ async function shapesBench(): Promise<void> {
   const fp16 = join(cache, 'shapes-fp16');
   await quantizePackage(shapes, { dtype: 'fp16', out: fp16, overwrite: true });
   const variants: [string, string, Precision][] = [['fp32', fp16, 'fp32'], ['fp16', fp16, 'fp16']];
-  for (const [name, method, keep] of [['int8 percentile', 'percentile', []], ['int8 minmax', 'minmax', []], ['int8 pct, predictors float', 'percentile', predictors]] as const) {
+  for (const [name, method, keep] of [['int8 percentile', 'percentile', []], ['int8 minmax', 'minmax', []], ['int8 entropy', 'entropy', []], ['int8 pct, predictors float', 'percentile', predictors]] as const) {
     const out = join(cache, `shapes-${name.replace(/[ ,]+/g, '-')}`);
     await quantizePackage(fp16, { dtype: 'int8', out, overwrite: true, calibration: [join(calibration, 'val')], method, keepFloat: keep, threads });
     variants.push([name, out, 'int8']);

@@ -1,6 +1,6 @@
 /** `resdet quantize <package> --dtype fp16|int8 [--calibration <images>...] --out <package>` */
 import { parseArgs } from 'node:util';
-import { quantizePackage } from '../quantize/index.js';
+import { type CalibrationMethod, quantizePackage } from '../quantize/index.js';
 import { numberOption, UsageError } from './usage.js';
 
 export const quantizeUsage = `resdet quantize <package> --dtype fp16|int8 --out <package> [options]
@@ -12,7 +12,7 @@ are kept, so a package written before variants existed loads as before.
   --dtype int8          QDQ int8: weights symmetric per output channel, activations uint8 with
                         ranges calibrated on --calibration (about a quarter of the size)
   --calibration <p>...  int8: images or folders of images to calibrate on (repeatable)
-  --method <m>          int8: percentile (default) or minmax
+  --method <m>          int8: percentile (default), minmax or entropy
   --percentile <p>      int8, percentile: the upper percentile of each activation kept (default 99.99)
   --keep-float <w>      int8: leave the layer whose weight is <w> (a state-dict key) in float
                         (repeatable)
@@ -38,13 +38,13 @@ export async function quantizeCommand(argv: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UsageError('quantize takes one model package folder', quantizeUsage);
   if (values.dtype !== 'fp16' && values.dtype !== 'int8') throw new UsageError(`--dtype must be fp16 or int8, got '${values.dtype ?? ''}'`, quantizeUsage);
   if (!values.out) throw new UsageError('quantize needs --out <dir>', quantizeUsage);
-  if (values.method !== 'percentile' && values.method !== 'minmax') throw new UsageError(`--method must be percentile or minmax, got '${values.method}'`, quantizeUsage);
+  if (!['percentile', 'minmax', 'entropy'].includes(values.method!)) throw new UsageError(`--method must be percentile, minmax or entropy, got '${values.method}'`, quantizeUsage);
   if (values.dtype === 'int8' && !values.calibration?.length) throw new UsageError('--dtype int8 needs --calibration <images or folders>', quantizeUsage);
   const percentile = numberOption('percentile', values.percentile, 50, 100, quantizeUsage);
   const threads = numberOption('threads', values.threads, 1, 1024, quantizeUsage, true);
   const started = performance.now();
   const summary = await quantizePackage(positionals[0], {
-    dtype: values.dtype, out: values.out, calibration: values.calibration, method: values.method, percentile,
+    dtype: values.dtype, out: values.out, calibration: values.calibration, method: values.method as CalibrationMethod, percentile,
     keepFloat: values['keep-float'], overwrite: values.force, threads,
   });
   const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;

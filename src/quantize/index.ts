@@ -33,7 +33,7 @@ export interface QuantizeOptions {
   out: string;
   /** int8: images (files, or folders of images) the activation ranges are calibrated on. */
   calibration?: readonly string[];
-  /** int8: 'percentile' (default) or 'minmax'. */
+  /** int8: 'percentile' (default), 'minmax' or 'entropy'. */
   method?: CalibrationMethod;
   /** int8, 'percentile': the upper percentile kept (default 99.99). */
   percentile?: number;
@@ -96,7 +96,7 @@ export async function quantizePackage(dir: string, options: QuantizeOptions): Pr
     networks = new Map([...models].map(([r, m]) => [r, toInt8Model(m, stats.ranges(r, method, percentile), { keepFloat: keep })]));
     notes = {
       weights: 'int8 symmetric per output channel', activations: 'uint8, QDQ',
-      calibration: method === 'percentile' ? `percentile ${percentile}` : 'minmax', calibrationImages: images.length,
+      calibration: method === 'percentile' ? `percentile ${percentile}` : method, calibrationImages: images.length,
       keptInFloat: [...keep].join(', ') || 'none',
     };
   }
