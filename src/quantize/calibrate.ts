@@ -6,9 +6,9 @@
  *
  * Three rules turn the summaries into ranges: 'minmax' (the extremes seen), 'percentile' (the
  * `percentile`-th and (100 - `percentile`)-th percentiles of the values, so rare outliers do not
- * stretch the scale) and 'entropy' (the clipping threshold whose 128-level quantized histogram is
- * closest, by KL divergence, to the values' 2048-bin histogram: TensorRT's and onnxruntime's
- * entropy calibration). Percentile and entropy read a strided sample of each tensor.
+ * stretch the scale) and 'entropy' (per side of zero, the clipping threshold whose 128-level
+ * quantized histogram is closest, by KL divergence, to the values' 2048-bin histogram, as
+ * TensorRT's entropy calibration). Percentile and entropy read a strided sample of each tensor.
  */
 import { type OnnxModel, serializeModel } from '../../onnx/index.js';
 import type { InferenceSession, OrtModule, Tensor } from '../runtime/index.js';
@@ -21,18 +21,27 @@ const HISTOGRAM_BINS = 2048;
 const QUANTIZED_BINS = 128;
 
 /**
- * The threshold T minimising KL(P || Q), P the histogram of |values| clipped at T (outliers
+ * The threshold T minimising KL(P || Q), P the histogram of |values| (over their own interval
+ * [min |v|, max |v|]) clipped at T (outliers
  * folded into its last bin), Q the histogram's bins below T (without the outliers) merged into
  * QUANTIZED_BINS levels and spread back evenly over each level's non-empty bins. Thresholds are
  * tried every 8 bins. Returns T in the values' units.
  */
 export function entropyThreshold(values: Float32Array): number {
+  let minAbs = Infinity;
   let maxAbs = 0;
-  for (let i = 0; i < values.length; i++) maxAbs = Math.max(maxAbs, Math.abs(values[i]));
+  for (let i = 0; i < values.length; i++) {
+    const a = Math.abs(values[i]);
+    if (a > maxAbs) maxAbs = a;
+    if (a < minAbs) minAbs = a;
+  }
   if (maxAbs === 0) return 0;
-  const width = maxAbs / HISTOGRAM_BINS;
+  // The histogram spans the values' own interval, so a side far from zero (a logit map that is
+  // all below -8) is clipped in its tail, not collapsed onto its nearest value.
+  const width = (maxAbs - minAbs) / HISTOGRAM_BINS;
+  if (width === 0) return maxAbs;
   const hist = new Float64Array(HISTOGRAM_BINS);
-  for (let i = 0; i < values.length; i++) hist[Math.min(HISTOGRAM_BINS - 1, Math.floor(Math.abs(values[i]) / width))]++;
+  for (let i = 0; i < values.length; i++) hist[Math.min(HISTOGRAM_BINS - 1, Math.floor((Math.abs(values[i]) - minAbs) / width))]++;
   const above = new Float64Array(HISTOGRAM_BINS + 1); // above[i]: values in bins >= i
   for (let i = HISTOGRAM_BINS - 1; i >= 0; i--) above[i] = above[i + 1] + hist[i];
   let best = HISTOGRAM_BINS;
@@ -67,7 +76,7 @@ export function entropyThreshold(values: Float32Array): number {
     }
     if (kl < bestKl) { bestKl = kl; best = end; }
   }
-  return best * width;
+  return minAbs + best * width;
 }
 
 /** Values kept per tensor per run for the percentile estimate. */
@@ -101,8 +110,11 @@ class ActivationSummary {
     let at = 0;
     for (const s of this.samples) { all.set(s, at); at += s.length; }
     if (method === 'entropy') {
-      const t = entropyThreshold(all);
-      return { min: Math.max(this.min, -t), max: Math.min(this.max, t) };
+      // Each side on its own, zeros left out: uint8 activations are asymmetric (a ReLU's have no
+      // negative side, a logit map can be all negative), and zero is exact under any range, so the
+      // zeros of a ReLU would only pull its threshold down.
+      const side = (sign: 1 | -1) => entropyThreshold(all.filter((v) => sign * v > 0));
+      return { min: Math.max(this.min, -side(-1)), max: Math.min(this.max, side(1)) };
     }
     all.sort();
     const pick = (p: number) => all[Math.min(all.length - 1, Math.max(0, Math.round((p / 100) * (all.length - 1))))];

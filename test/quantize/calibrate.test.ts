@@ -24,6 +24,15 @@ describe('int8 calibration ranges', () => {
     expect(entropyThreshold(values)).to.be.within(2.7, 3.0);
   });
 
+  it('entropy clips a side far from zero in its tail (a logit map all below -8), not at its nearest value', () => {
+    const stats = new CalibrationStats();
+    const logits = normal(50_000, 5).map((v) => -30 + 6 * v).map((v) => Math.min(-8, v));
+    stats.observe('rpnHead', 'objectness', logits);
+    const { min, max } = stats.ranges('rpnHead', 'entropy').get('objectness')!;
+    expect(max).to.equal(-8);
+    expect(min).to.be.within(-60, -40);
+  });
+
   it('entropy of all zeros is 0; ranges stay inside the values seen and never cross zero wrongly', () => {
     expect(entropyThreshold(new Float32Array(100))).to.equal(0);
     const stats = new CalibrationStats();
