@@ -1,6 +1,6 @@
-/** `resdet dataset --out <dir> --train N --val M --seed S --size WxH [--force]` */
+/** `resdet dataset --out <dir> --train N --val M --seed S --size WxH [--classes a,b] [--backgrounds a,b] [--force]` */
 import { parseArgs } from 'node:util';
-import { generateDataset } from '../dataset/index.js';
+import { ALL_SHAPE_CLASSES, BACKGROUND_KINDS, type BackgroundKind, DEFAULT_BACKGROUNDS, type ShapeClass, generateDataset } from '../dataset/index.js';
 import { UsageError } from './usage.js';
 
 export const datasetUsage = `resdet dataset --out <dir> [options]
@@ -12,12 +12,22 @@ as PNGs and COCO instances JSON: <dir>/{train,val}/*.png, <dir>/annotations/inst
   --val <n>       validation images (default 100)
   --seed <s>      integer seed in [0, 2^32) (default 0); same seed, same bytes
   --size <WxH>    image size (default 256x256)
+  --classes <a,b> the classes drawn, labels 1..n in this order (default the six above);
+                  known: ${ALL_SHAPE_CLASSES.join(', ')}
+                  e.g. --classes hexagon,heart,arrow,crescent for a second task
+  --backgrounds <a,b>  background kinds, one picked per image (default ${DEFAULT_BACKGROUNDS.join(',')});
+                  known: ${BACKGROUND_KINDS.join(', ')}
   --force         replace existing annotation files`;
 
 function integer(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   if (!/^\d+$/.test(text)) throw new UsageError(`--${name} must be a non-negative integer, got '${text}'`, datasetUsage);
   return Number(text);
+}
+
+/** A comma-separated list; the names are checked by checkDatasetOptions. */
+function names(text: string): string[] {
+  return text.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
 }
 
 export async function datasetCommand(argv: string[]): Promise<void> {
@@ -31,6 +41,8 @@ export async function datasetCommand(argv: string[]): Promise<void> {
         val: { type: 'string' },
         seed: { type: 'string' },
         size: { type: 'string' },
+        classes: { type: 'string' },
+        backgrounds: { type: 'string' },
         force: { type: 'boolean', default: false },
       },
     });
@@ -50,6 +62,10 @@ export async function datasetCommand(argv: string[]): Promise<void> {
     width: Number(size[1]),
     height: Number(size[2]),
     force: v.force,
+    scene: {
+      ...(v.classes !== undefined ? { classes: names(v.classes) as ShapeClass[] } : {}),
+      ...(v.backgrounds !== undefined ? { backgrounds: names(v.backgrounds) as BackgroundKind[] } : {}),
+    },
   });
   for (const s of summaries) {
     const classes = Object.entries(s.perClass).map(([k, n]) => `${k} ${n}`).join(', ');

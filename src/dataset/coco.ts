@@ -4,7 +4,7 @@
  */
 import { rleEncode, rleToString } from '../../postprocess/rle.js';
 import type { Scene } from './scene.js';
-import { SHAPE_CLASSES } from './shapes.js';
+import { SHAPE_CLASSES, type ShapeClass } from './shapes.js';
 
 export interface CocoImage { id: number; file_name: string; width: number; height: number }
 export interface CocoCategory { id: number; name: string; supercategory: string }
@@ -27,9 +27,9 @@ export interface CocoInstances {
   annotations: CocoAnnotation[];
 }
 
-/** The shapes categories, ids 1..6 in SHAPE_CLASSES order. */
-export function shapeCategories(): CocoCategory[] {
-  return SHAPE_CLASSES.map((name, i) => ({ id: i + 1, name, supercategory: 'shape' }));
+/** The categories of a task, ids 1..n in `classes` order (default: the six of SHAPE_CLASSES). */
+export function shapeCategories(classes: readonly ShapeClass[] = SHAPE_CLASSES): CocoCategory[] {
+  return classes.map((name, i) => ({ id: i + 1, name, supercategory: 'shape' }));
 }
 
 /**

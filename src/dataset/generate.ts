@@ -10,7 +10,9 @@ import { type CocoAnnotation, type CocoImage, type CocoInstances, sceneAnnotatio
 import { ResdetError } from '../../postprocess/errors.js';
 import { writeFileAtomic } from '../cli/files.js';
 import { Prng } from './prng.js';
+import { BACKGROUND_KINDS, isBackgroundKind } from './background.js';
 import { type Scene, type SceneOptions, drawScene, sceneDefaults } from './scene.js';
+import { ALL_SHAPE_CLASSES, isShapeClass } from './shapes.js';
 
 /** A bad dataset option; names the option and the accepted values. */
 export class DatasetOptionsError extends ResdetError {
@@ -64,6 +66,14 @@ export function checkDatasetOptions(o: DatasetOptions): void {
   const s = { ...sceneDefaults, ...o.scene };
   if (!(s.minObjects >= 0 && s.maxObjects >= s.minObjects && s.maxObjects < 65535)) throw new DatasetOptionsError(`objects per image must satisfy 0 <= min <= max, got ${s.minObjects}..${s.maxObjects}`);
   if (!(s.minRadius > 0 && s.maxRadius >= s.minRadius && s.maxRadius <= 1)) throw new DatasetOptionsError(`radius fractions must satisfy 0 < min <= max <= 1, got ${s.minRadius}..${s.maxRadius}`);
+  const list = (name: string, items: readonly string[], known: readonly string[], ok: (x: string) => boolean): void => {
+    if (items.length === 0) throw new DatasetOptionsError(`${name} must name at least one of ${known.join(', ')}`);
+    for (const x of items) if (!ok(x)) throw new DatasetOptionsError(`${name}: unknown '${x}'; known: ${known.join(', ')}`);
+    const dup = items.find((x, i) => items.indexOf(x) !== i);
+    if (dup !== undefined) throw new DatasetOptionsError(`${name}: '${dup}' is named twice`);
+  };
+  list('classes', s.classes, ALL_SHAPE_CLASSES, isShapeClass);
+  list('backgrounds', s.backgrounds, BACKGROUND_KINDS, isBackgroundKind);
 }
 
 /** The scene of image `index` of a split: what {@link generateDataset} writes, without I/O. */
@@ -103,7 +113,7 @@ async function writeSplit(o: DatasetOptions, split: keyof typeof SPLITS, count: 
   mkdirSync(dir, { recursive: true });
   const images: CocoImage[] = [];
   const annotations: CocoAnnotation[] = [];
-  const categories = shapeCategories();
+  const categories = shapeCategories(o.scene?.classes);
   const perClass: Record<string, number> = Object.fromEntries(categories.map((c) => [c.name, 0]));
   for (let i = 0; i < count; i++) {
     const scene = datasetScene(o, split, i);

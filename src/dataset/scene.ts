@@ -4,9 +4,9 @@
  * is the top-most object); objects left with fewer than `minVisibleArea` pixels are dropped from
  * the annotations, as COCO does not label what cannot be seen.
  */
-import { drawBackground, randomColor, type Rgb } from './background.js';
+import { type BackgroundKind, DEFAULT_BACKGROUNDS, drawBackground, randomColor, type Rgb } from './background.js';
 import type { Prng } from './prng.js';
-import { SHAPE_CLASSES, randomShape, rasterize, type ShapeSpec } from './shapes.js';
+import { SHAPE_CLASSES, type ShapeClass, randomShape, rasterize, type ShapeSpec } from './shapes.js';
 
 /** How scenes are drawn. */
 export interface SceneOptions {
@@ -22,6 +22,10 @@ export interface SceneOptions {
   minVisibleArea: number;
   /** Standard deviation of the per-pixel sensor noise, in 0..255 units. */
   noise: number;
+  /** The classes drawn, label k + 1 for classes[k] (default: SHAPE_CLASSES). */
+  classes: readonly ShapeClass[];
+  /** The background kinds drawn, one picked per image (default: DEFAULT_BACKGROUNDS). */
+  backgrounds: readonly BackgroundKind[];
 }
 
 export const sceneDefaults: Omit<SceneOptions, 'width' | 'height'> = {
@@ -31,6 +35,8 @@ export const sceneDefaults: Omit<SceneOptions, 'width' | 'height'> = {
   maxRadius: 0.2,
   minVisibleArea: 40,
   noise: 6,
+  classes: SHAPE_CLASSES,
+  backgrounds: DEFAULT_BACKGROUNDS,
 };
 
 /** An annotated object: its class (1-based label) and visible mask. */
@@ -98,14 +104,15 @@ function toBytes(rng: Prng, canvas: Float32Array, sigma: number): Uint8Array {
 /** Draws one scene; a pure function of the generator's state and the options. */
 export function drawScene(rng: Prng, options: SceneOptions): Scene {
   const { width, height } = options;
-  const canvas = drawBackground(rng, width, height);
+  const canvas = drawBackground(rng, width, height, options.backgrounds);
+  const classes = options.classes;
   const short = Math.min(width, height);
   const count = rng.int(options.minObjects, options.maxObjects);
   // owner[i]: index + 1 of the top-most object at pixel i (0: background)
   const owner = new Uint16Array(width * height);
   const shapes: ShapeSpec[] = [];
   for (let k = 0; k < count; k++) {
-    const shape = randomShape(rng, rng.pick(SHAPE_CLASSES), width, height, options.minRadius * short, options.maxRadius * short);
+    const shape = randomShape(rng, rng.pick(classes), width, height, options.minRadius * short, options.maxRadius * short);
     const mask = rasterize(shape, width, height);
     paintShape(rng, canvas, mask, shape, objectColor(rng, canvas, mask), width);
     for (let i = 0; i < mask.length; i++) if (mask[i]) owner[i] = k + 1;
@@ -116,7 +123,7 @@ export function drawScene(rng: Prng, options: SceneOptions): Scene {
     const mask = new Uint8Array(width * height);
     let area = 0;
     for (let i = 0; i < owner.length; i++) if (owner[i] === k + 1) { mask[i] = 1; area++; }
-    if (area >= options.minVisibleArea) objects.push({ label: SHAPE_CLASSES.indexOf(shapes[k].kind) + 1, order: k, shape: shapes[k], mask });
+    if (area >= options.minVisibleArea) objects.push({ label: classes.indexOf(shapes[k].kind) + 1, order: k, shape: shapes[k], mask });
   }
   return { width, height, rgb: toBytes(rng, canvas, options.noise), objects, drawn: shapes };
 }

@@ -6,9 +6,18 @@
  */
 import type { Prng } from './prng.js';
 
-/** Class names by label, 1-based in COCO categories (0 is the background). */
+/** Class names by label of the default task, 1-based in COCO categories (0 is the background). */
 export const SHAPE_CLASSES = ['circle', 'rectangle', 'triangle', 'star', 'ring', 'cross'] as const;
-export type ShapeClass = (typeof SHAPE_CLASSES)[number];
+/** Shapes the default task never draws: a second task for transfer learning (`--classes`). */
+export const EXTRA_SHAPE_CLASSES = ['hexagon', 'heart', 'arrow', 'crescent'] as const;
+/** Every shape the generator can draw. */
+export const ALL_SHAPE_CLASSES = [...SHAPE_CLASSES, ...EXTRA_SHAPE_CLASSES] as const;
+export type ShapeClass = (typeof ALL_SHAPE_CLASSES)[number];
+
+/** Whether `name` is a shape the generator draws. */
+export function isShapeClass(name: string): name is ShapeClass {
+  return (ALL_SHAPE_CLASSES as readonly string[]).includes(name);
+}
 
 /** One object placed in an image. */
 export interface ShapeSpec {
@@ -20,7 +29,8 @@ export interface ShapeSpec {
   radius: number;
   /** Rotation in radians. */
   angle: number;
-  /** Shape-specific proportions in the unit frame (rectangle sides, ring hole, cross arm width). */
+  /** Shape-specific proportions in the unit frame (rectangle sides, ring hole, cross arm width,
+   * arrow shaft width, crescent bite offset and radius). */
   params: number[];
 }
 
@@ -48,6 +58,19 @@ function radialPolygon(points: number, inner: number): number[] {
 }
 
 const TRIANGLE = radialPolygon(3, 1);
+const HEXAGON = radialPolygon(6, 1);
+
+/** An arrow pointing along +u with shaft half-width `w`, inside the unit circle. */
+function arrowPolygon(w: number): number[] {
+  return [-0.9, -w, 0.15, -w, 0.15, -0.6, 0.95, 0, 0.15, 0.6, 0.15, w, -0.9, w];
+}
+
+/** The heart curve (x^2 + y^2 - 1)^3 <= x^2 y^3 (y up), scaled and centred into the unit circle. */
+function inHeart(u: number, v: number): boolean {
+  const x = u * 1.3, y = -v * 1.3 + 0.15;
+  const a = x * x + y * y - 1;
+  return a * a * a - x * x * y * y * y <= 0;
+}
 
 /** The inside-test of a shape in its unit frame. */
 export function insideTest(spec: ShapeSpec): (u: number, v: number) => boolean {
@@ -73,6 +96,17 @@ export function insideTest(spec: ShapeSpec): (u: number, v: number) => boolean {
         const au = Math.abs(u), av = Math.abs(v);
         return (au <= 1 && av <= p[0]) || (au <= p[0] && av <= 1);
       };
+    case 'hexagon':
+      return (u, v) => inPolygon(HEXAGON, u, v);
+    case 'heart':
+      return inHeart;
+    case 'arrow': {
+      const arrow = arrowPolygon(p[0]);
+      return (u, v) => inPolygon(arrow, u, v);
+    }
+    case 'crescent':
+      // the unit disc less a disc of radius p[1] centred at (p[0], 0)
+      return (u, v) => u * u + v * v <= 1 && (u - p[0]) * (u - p[0]) + v * v > p[1] * p[1];
   }
 }
 
@@ -91,6 +125,8 @@ export function randomShape(rng: Prng, kind: ShapeClass, width: number, height: 
   } else if (kind === 'star') params = [rng.uniform(0.38, 0.55)];
   else if (kind === 'ring') params = [rng.uniform(0.45, 0.7)];
   else if (kind === 'cross') params = [rng.uniform(0.2, 0.35)];
+  else if (kind === 'arrow') params = [rng.uniform(0.15, 0.3)];
+  else if (kind === 'crescent') params = [rng.uniform(0.35, 0.6), rng.uniform(0.75, 0.9)];
   return { kind, cx, cy, radius, angle, params };
 }
 
