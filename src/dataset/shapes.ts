@@ -57,6 +57,9 @@ function radialPolygon(points: number, inner: number): number[] {
   return poly;
 }
 
+/** How far past its circumradius a shape may reach, as a fraction of it (the heart's lobes). */
+export const HEART_REACH = 1.02;
+
 const TRIANGLE = radialPolygon(3, 1);
 const HEXAGON = radialPolygon(6, 1);
 
@@ -65,7 +68,8 @@ function arrowPolygon(w: number): number[] {
   return [-0.9, -w, 0.15, -w, 0.15, -0.6, 0.95, 0, 0.15, 0.6, 0.15, w, -0.9, w];
 }
 
-/** The heart curve (x^2 + y^2 - 1)^3 <= x^2 y^3 (y up), scaled and centred into the unit circle. */
+/** The heart curve (x^2 + y^2 - 1)^3 <= x^2 y^3 (y up), scaled and centred on the unit circle: its
+ * lobes reach 1.011 (the one shape that passes its circumradius, by 1.1%; see HEART_REACH). */
 function inHeart(u: number, v: number): boolean {
   const x = u * 1.3, y = -v * 1.3 + 0.15;
   const a = x * x + y * y - 1;
@@ -138,8 +142,10 @@ export function rasterize(spec: ShapeSpec, width: number, height: number): Uint8
   const mask = new Uint8Array(width * height);
   const inside = insideTest(spec);
   const cos = Math.cos(spec.angle), sin = Math.sin(spec.angle), inv = 1 / spec.radius;
-  const x0 = Math.max(0, Math.floor(spec.cx - spec.radius - 1)), x1 = Math.min(width - 1, Math.ceil(spec.cx + spec.radius + 1));
-  const y0 = Math.max(0, Math.floor(spec.cy - spec.radius - 1)), y1 = Math.min(height - 1, Math.ceil(spec.cy + spec.radius + 1));
+  // the window holds every shape (the heart reaches HEART_REACH radii; the others stay inside 1)
+  const reach = spec.radius * HEART_REACH;
+  const x0 = Math.max(0, Math.floor(spec.cx - reach - 1)), x1 = Math.min(width - 1, Math.ceil(spec.cx + reach + 1));
+  const y0 = Math.max(0, Math.floor(spec.cy - reach - 1)), y1 = Math.min(height - 1, Math.ceil(spec.cy + reach + 1));
   for (let y = y0; y <= y1; y++) {
     const dy = y + 0.5 - spec.cy;
     for (let x = x0; x <= x1; x++) {
