@@ -19,11 +19,13 @@ the backbone's BatchNorm statistics stay as trained when fine-tuning.
 Writes to --out: log.csv (step, minutes, lr, losses every --log-every steps), eval.csv (box and
 mask AP@[0.5:0.95] on the first --eval-images held-out images every --eval-every steps),
 last.pth (model, optimizer, step, args: resumable), classes.txt (the names, for `resdet convert
---classes`) and, at the end, model_final.pth (the state dict, FrozenBatchNorm2d layout):
-    node dist/src/cli/main.js convert <out>/model_final.pth --out <pkg> --classes <out>/classes.txt --eps 1e-5
+--classes`), transform.json (the image sizes trained at) and, at the end, model_final.pth (the
+state dict, FrozenBatchNorm2d layout). Into a package (convert + the transform sizes):
+    sh tools/package_finetuned.sh <out> <pkg>
 """
 import argparse
 import csv
+import json
 import os
 import random
 import sys
@@ -168,6 +170,8 @@ def run(args):
         print('resumed at step %d (%.1f min trained)' % (step, elapsed / 60), flush=True)
     with open(os.path.join(args.out, 'classes.txt'), 'w') as f:
         f.write(''.join(n + '\n' for n in train.names))
+    with open(os.path.join(args.out, 'transform.json'), 'w') as f:
+        json.dump({'minSize': min_size, 'maxSize': max_size}, f)
     print('%s: %s %s, widths %s, blocks %s; %s; %d classes (%s); %.2fM of %.2fM parameters trained; %d training images%s' % (
         args.ckpt, desc['family'], 'Mask R-CNN' if desc['mask'] else 'Faster R-CNN', desc['widths'], desc['layers'],
         'random init' if args.from_scratch else 're-initialised %d class-dependent tensors' % len(reset),
@@ -180,9 +184,10 @@ def run(args):
         if val is None:
             return
         t = time.time()
+        minutes = (t - t0) / 60  # training time: this evaluation not counted
         box_ap, mask_ap = evaluate(model, val, args.eval_images, desc['mask'])
         append_row(eval_csv, ['step', 'minutes', 'box_ap', 'mask_ap'],
-                   [step, '%.2f' % ((time.time() - t0) / 60), '%.4f' % box_ap, '' if mask_ap is None else '%.4f' % mask_ap])
+                   [step, '%.2f' % minutes, '%.4f' % box_ap, '' if mask_ap is None else '%.4f' % mask_ap])
         print('eval step %d: box AP %.4f%s (%.0f s)' % (step, box_ap, '' if mask_ap is None else ', mask AP %.4f' % mask_ap,
                                                         time.time() - t), flush=True)
         set_train_mode(model, bn_frozen)

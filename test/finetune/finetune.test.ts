@@ -63,12 +63,17 @@ describe('tools/finetune.py', function () {
   });
 
   it('writes a checkpoint that converts into a package with the new classes, which loads and detects', async () => {
-    const pkg = join(dir, 'pkg');
-    const summary = await convertCheckpoint(join(out, 'model_final.pth'), { out: pkg, classes: join(out, 'classes.txt'), eps: 1e-5, config: { transform: { minSize: 256, maxSize: 256 } } });
+    const summary = await convertCheckpoint(join(out, 'model_final.pth'), { out: join(dir, 'pkg-api'), classes: join(out, 'classes.txt'), eps: 1e-5 });
     expect(summary.manifest.classes).to.deep.equal(['__background__', ...classes]);
+    // the README's path: tools/package_finetuned.sh (resdet convert + the run's transform sizes)
+    const pkg = join(dir, 'pkg');
+    const sh = spawnSync('sh', [join(repoRoot, 'tools', 'package_finetuned.sh'), out, pkg], { cwd: repoRoot, encoding: 'utf8' });
+    expect(sh.status, sh.stderr).to.equal(0);
     const model = await loadModel(pkg, { threads: 1 });
     try {
       expect(model.classes).to.deep.equal(['__background__', ...classes]);
+      expect(model.config.transform.minSize).to.equal(256);
+      expect(model.config.transform.maxSize).to.equal(256);
       const result = await model.detect(join(data, 'val', '000001.png'), { scoreThreshold: 0 });
       for (const d of result.detections) {
         expect(d.label).to.be.within(1, 3);
