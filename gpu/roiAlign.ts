@@ -77,8 +77,10 @@ export function addGridRoiAlign(g: GraphBuilder, features: Value, rois: Value, o
   );
   const mask = g.mul(g.reshape(inside(y, height), g.constInt64([-1, s, 1])), g.reshape(inside(x, width), g.constInt64([-1, 1, s])));
   const masked = g.mul(sampled, g.reshape(mask, g.constInt64([1, 1, -1, s])));
-  const pooled = g.node('AveragePool', [masked], { kernel_shape: attr.ints([r, r]), strides: attr.ints([r, r]) })[0]; // [1, C, (K+1) * P, P]
+  // each bin's r x r points: [C, (K+1) * P, r, P, r] -> mean over the two r axes
   const channels = g.shape(features, 1, 2);
+  const bins = g.reshape(masked, g.concat([channels, g.constInt64([-1, r, p, r])], 0));
+  const pooled = g.node('ReduceMean', [bins], { axes: attr.ints([2, 4]), keepdims: attr.int(0) })[0]; // [C, (K+1) * P, P]
   const perRoi = g.transpose(g.reshape(pooled, g.concat([channels, g.constInt64([-1, p, p])], 0)), [1, 0, 2, 3]); // [K+1, C, P, P]
   return g.node('Slice', [perRoi, g.constInt64([0]), g.constInt64([-1]), g.constInt64([0])])[0];
 }

@@ -31,46 +31,75 @@ function sigmoid(x: number): number {
 }
 
 /**
+ * The anchors the RPN keeps before NMS: per level the top preNmsTopN by objectness logit, with
+ * their deltas. On the CPU `selectPreNmsTopN` computes it from the head's outputs; a GPU provider
+ * computes it where the head's outputs are (gpu/rpnTopK.ts) and sends only this back.
+ * T: anchors kept over all levels.
+ */
+export interface PreNmsSelection {
+  /** [T] indices into the image's anchors (level, y, x, anchor order), by level, then decreasing logit */
+  indices: Int32Array;
+  /** [T] objectness logits */
+  logits: Float32Array;
+  /** [T, 4] deltas (dx, dy, dw, dh) */
+  deltas: Float32Array;
+  /** [T] level of each */
+  levels: Int32Array;
+}
+
+/** Each level's anchor range [start, end) in anchor order, and how many of it the top-k keeps. */
+export function levelRanges(gridSizes: ReadonlyArray<[number, number]>, perLocation: readonly number[], preNmsTopN: number): Array<{ start: number; end: number; k: number }> {
+  let start = 0;
+  return gridSizes.map(([h, w], l) => {
+    const count = h * w * perLocation[l];
+    const range = { start, end: start + count, k: Math.min(preNmsTopN, count) };
+    start += count;
+    return range;
+  });
+}
+
+/** select the top-k anchors of each level by objectness logit (torchvision's `_get_top_n_idx`) */
+export function selectPreNmsTopN(head: RpnHeadOutputs, cfg: RpnConfig): PreNmsSelection {
+  const ranges = levelRanges(head.gridSizes, anchorsPerLocation(cfg), cfg.preNmsTopN);
+  const picked = ranges.map((r) => topK(head.objectness, r.k, r.start, r.end - r.start));
+  const total = picked.reduce((n, p) => n + p.length, 0);
+  const sel: PreNmsSelection = { indices: new Int32Array(total), logits: new Float32Array(total), deltas: new Float32Array(total * 4), levels: new Int32Array(total) };
+  let k = 0;
+  picked.forEach((indices, level) => {
+    for (const i of indices) {
+      sel.indices[k] = i;
+      sel.deltas.set(head.deltas.subarray(4 * i, 4 * i + 4), 4 * k);
+      sel.logits[k] = head.objectness[i];
+      sel.levels[k++] = level;
+    }
+  });
+  return sel;
+}
+
+/**
  * Proposals for one image.
  * @param head the RPN head's outputs
  * @param paddedSize (H, W) of the padded batch tensor: anchor strides are `H // Hi` as torchvision computes them
  * @param imageSize (h, w) of the resized image before padding: proposals are clipped to it
  */
 export function proposeRegions(head: RpnHeadOutputs, cfg: RpnConfig, paddedSize: [number, number], imageSize: [number, number]): Proposals {
-  const anchorConfig = { sizes: cfg.anchorSizes, aspectRatios: head.gridSizes.map(() => cfg.aspectRatios) };
-  const anchors = generateAnchors(anchorConfig, head.gridSizes, paddedSize);
-  const perLocation = anchorsPerLocation(cfg);
+  return proposalsFromSelection(selectPreNmsTopN(head, cfg), head.gridSizes, cfg, paddedSize, imageSize);
+}
 
-  // select the top-k anchors of each level by objectness logit
-  const picked: Int32Array[] = [];
-  let start = 0;
-  for (const [l, [h, w]] of head.gridSizes.entries()) {
-    const count = h * w * perLocation[l];
-    picked.push(topK(head.objectness, cfg.preNmsTopN, start, count));
-    start += count;
-  }
-  const total = picked.reduce((n, p) => n + p.length, 0);
-  const selectedDeltas = new Float32Array(total * 4);
-  const selectedAnchors = new Float32Array(total * 4);
-  const logits = new Float32Array(total);
-  const levels = new Int32Array(total);
-  let k = 0;
-  picked.forEach((indices, level) => {
-    for (const i of indices) {
-      selectedDeltas.set(head.deltas.subarray(4 * i, 4 * i + 4), 4 * k);
-      selectedAnchors.set(anchors.subarray(4 * i, 4 * i + 4), 4 * k);
-      logits[k] = head.objectness[i];
-      levels[k++] = level;
-    }
-  });
+/** The rest of `proposeRegions` after the top-k: decode, clip, filter, NMS per level. */
+export function proposalsFromSelection(sel: PreNmsSelection, gridSizes: Array<[number, number]>, cfg: RpnConfig, paddedSize: [number, number], imageSize: [number, number]): Proposals {
+  const anchorConfig = { sizes: cfg.anchorSizes, aspectRatios: gridSizes.map(() => cfg.aspectRatios) };
+  const anchors = generateAnchors(anchorConfig, gridSizes, paddedSize);
+  const selectedAnchors = new Float32Array(sel.indices.length * 4);
+  sel.indices.forEach((i, k) => selectedAnchors.set(anchors.subarray(4 * i, 4 * i + 4), 4 * k));
 
   // decode (only the selected: decoding is per box, so this equals decoding all first), clip
-  const boxes = clipBoxesToImage(decodeBoxes(selectedDeltas, selectedAnchors, cfg.boxCoderWeights), imageSize);
+  const boxes = clipBoxesToImage(decodeBoxes(sel.deltas, selectedAnchors, cfg.boxCoderWeights), imageSize);
   // remove small boxes, then low-scoring ones
-  const probs = logits.map(sigmoid);
+  const probs = sel.logits.map(sigmoid);
   const kept = removeSmallBoxes(boxes, cfg.minSize).filter((i) => probs[i] >= cfg.scoreThresh);
   const { boxes: keptBoxes, scores: keptScores } = gather(boxes, probs, kept);
-  const keptLevels = kept.map((i) => levels[i]);
+  const keptLevels = kept.map((i) => sel.levels[i]);
   // non-maximum suppression, independently per level; keep the best postNmsTopN
   const keep = batchedNms(keptBoxes, keptScores, keptLevels, cfg.nmsThresh).subarray(0, cfg.postNmsTopN);
   return gather(keptBoxes, keptScores, keep);

@@ -11,7 +11,7 @@ import { type PackageFiles, readModelPackageFromFiles } from './modelPackage/blo
 import { fetchModelPackageInBrowser } from './modelPackage/fetchBrowser.js';
 import type { Manifest, Precision } from './modelPackage/manifest.js';
 import type { LoadModelOptions } from './modelPackage/remote.js';
-import type { RuntimeOptions } from './runtime/index.js';
+import { ProviderUnavailableError, type RuntimeOptions } from './runtime/index.js';
 import { ModelPackageError } from './modelPackage/validate.js';
 import { type BrowserProvider, chooseBrowserProvider, explainRuntimeFailure, loadOrtWeb } from './runtime/web.js';
 
@@ -22,7 +22,8 @@ export { ModelPackageError, type Manifest, type PackageFiles, type Precision };
 export { DownloadError } from './download/errors.js';
 export type { DownloadProgress, LoadModelOptions } from './modelPackage/remote.js';
 export { ResdetError } from '../postprocess/errors.js';
-export { ProviderUnavailableError, type Provider, type RuntimeOptions } from './runtime/index.js';
+export { ProviderUnavailableError };
+export type { Provider, RuntimeOptions } from './runtime/index.js';
 
 /** What the browser's `detect` takes: see BrowserImageInput. */
 export type ImageInput = BrowserImageInput;
@@ -44,10 +45,20 @@ export interface Detector extends Omit<CoreDetector, 'detect'> {
  * @throws ProviderUnavailableError when the provider cannot start, saying what to do
  */
 export async function loadModel(baseUrl: string | URL, options: LoadModelOptions = {}): Promise<Detector> {
-  const provider = await chooseBrowserProvider(options.provider);
+  const provider = await providerOrFallback(options);
   // Files cached by sha256 in the Cache API; resdet.json revalidated on every load.
   const { manifest, files } = await fetchModelPackageInBrowser(baseUrl, { onProgress: options.onProgress, dtype: options.dtype });
   return startDetector(manifest, files, provider, options);
+}
+
+/** The provider to run on; with `fallback: 'cpu'`, WASM (and why) when the one asked for is unavailable. */
+async function providerOrFallback(options: RuntimeOptions): Promise<{ provider: BrowserProvider; fallback?: string }> {
+  try {
+    return { provider: await chooseBrowserProvider(options.provider) };
+  } catch (e) {
+    if (options.fallback !== 'cpu' || !(e instanceof ProviderUnavailableError)) throw e;
+    return { provider: 'wasm', fallback: e.message };
+  }
 }
 
 /**
@@ -60,16 +71,17 @@ export async function loadModel(baseUrl: string | URL, options: LoadModelOptions
  */
 export async function loadModelFromFiles(files: PackageFiles, options: RuntimeOptions & { where?: string; dtype?: Precision } = {}): Promise<Detector> {
   const { where, dtype, ...runtime } = options;
-  const provider = await chooseBrowserProvider(runtime.provider);
+  const provider = await providerOrFallback(runtime);
   const pkg = await readModelPackageFromFiles(files, where, dtype);
   return startDetector(pkg.manifest, pkg.files, provider, runtime);
 }
 
-async function startDetector(manifest: Manifest, files: NetworkBytes, provider: BrowserProvider, options: RuntimeOptions): Promise<Detector> {
+async function startDetector(manifest: Manifest, files: NetworkBytes, chosen: { provider: BrowserProvider; fallback?: string }, options: RuntimeOptions): Promise<Detector> {
+  const { provider, fallback } = chosen;
   const ort = await loadOrtWeb(provider, options);
   try {
     // The detector passes images through to the decoder it is given: this one takes browser inputs.
-    const detector = await createDetector(ort, manifest, files, decodeImageInBrowser as unknown as ImageDecoder, { ...options, provider });
+    const detector = await createDetector(ort, manifest, files, decodeImageInBrowser as unknown as ImageDecoder, { ...options, provider }, undefined, fallback);
     return detector as unknown as Detector;
   } catch (e) {
     throw await explainRuntimeFailure(e, provider, options);

@@ -78,20 +78,30 @@ export async function loadModel(model: string | URL, options: LoadModelOptions =
   const pkg = isModelUrl(model)
     ? await fetchModelPackage(model, nodePackageStore(), { onProgress, dtype })
     : checkPackageNetworks(readModelPackage(resolveModelPath(model), { dtype }));
+  if (runtime.fallback !== undefined && runtime.fallback !== 'cpu') {
+    throw new ProviderUnavailableError(provider, `fallback must be 'cpu' or unset, got ${JSON.stringify(runtime.fallback)}`);
+  }
   try {
     return await createDetector(ort as unknown as OrtModule, pkg.manifest, pkg.files, decodeImage, { ...runtime, provider });
   } catch (e) {
-    const message = (e as Error).message;
-    if (provider !== 'cpu' && /provider|backend|cuda|webgpu|adapter/i.test(message)) {
-      // onnxruntime's own text starts with a source path and an assertion; keep its last sentence.
-      const said = message.match(/Failed to get a WebGPU adapter[^\n]*/)?.[0] ?? message.split('\n')[0];
-      const hint = provider === 'cuda'
-        ? 'install the CUDA build files: npm install onnxruntime-node --onnxruntime-node-install=cuda12'
-        : 'no WebGPU adapter on this machine: it needs a GPU with Vulkan (Linux), Metal or D3D12 drivers, or SwiftShader (VK_ICD_FILENAMES=<path to vk_swiftshader_icd.json>); --provider cpu runs anywhere';
-      throw new ProviderUnavailableError(provider, `${hint} (onnxruntime: ${said})`, { cause: e });
-    }
-    throw new ModelPackageError('url' in pkg ? pkg.url : pkg.dir, `cannot create ONNX Runtime sessions: ${message}`);
+    const unavailable = providerUnavailable(provider, e);
+    if (!unavailable) throw new ModelPackageError('url' in pkg ? pkg.url : pkg.dir, `cannot create ONNX Runtime sessions: ${(e as Error).message}`);
+    if (runtime.fallback !== 'cpu') throw unavailable;
+    // Asked for: run on the CPU, and say so (detector.provider, result.provider, result.providerFallback).
+    return createDetector(ort as unknown as OrtModule, pkg.manifest, pkg.files, decodeImage, { ...runtime, provider: 'cpu' }, undefined, unavailable.message);
   }
+}
+
+/** A session failure that says the provider cannot start, as a ProviderUnavailableError saying what to do. */
+function providerUnavailable(provider: string, e: unknown): ProviderUnavailableError | undefined {
+  const message = (e as Error).message;
+  if (provider === 'cpu' || !/provider|backend|cuda|webgpu|adapter/i.test(message)) return undefined;
+  // onnxruntime's own text starts with a source path and an assertion; keep its last sentence.
+  const said = message.match(/Failed to get a WebGPU adapter[^\n]*/)?.[0] ?? message.split('\n')[0];
+  const hint = provider === 'cuda'
+    ? 'install the CUDA build files: npm install onnxruntime-node --onnxruntime-node-install=cuda12'
+    : 'no WebGPU adapter on this machine: it needs a GPU with Vulkan (Linux), Metal or D3D12 drivers, or SwiftShader (VK_ICD_FILENAMES=<path to vk_swiftshader_icd.json>); --provider cpu runs anywhere';
+  return new ProviderUnavailableError(provider, `${hint} (onnxruntime: ${said}); or pass fallback: 'cpu' to run on the CPU instead`, { cause: e });
 }
 export {
   CocoFormatError, evaluateCoco, categoryIdsByName, toCocoResults,

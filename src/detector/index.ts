@@ -8,8 +8,9 @@ import { type DetectorConfig, resolveConfig } from '../config.js';
 import type { DecodedImage, DecodeOptions, ImageInput } from '../image/types.js';
 import { checkedResizedSize, imageSourceName } from '../transform/index.js';
 import type { Manifest } from '../modelPackage/manifest.js';
-import { type OrtModule, type RuntimeOptions, sessionOptions } from '../runtime/index.js';
+import { type InferenceSession, type OrtModule, type Provider, type RuntimeOptions, sessionOptions } from '../runtime/index.js';
 import { GeneralizedRCNN, type RcnnOutput, type RcnnSessions } from './rcnn.js';
+import { cpuOperators, type NetworkRole, type OutputLocation, type StageOperators, webgpuOperators } from './operators.js';
 import type { DetectionResult, DetectOptions, PyramidActivations } from './result.js';
 import { ModelReleasedError, type ResolvedDetectOptions, resolveDetectOptions } from './options.js';
 import { detectionFilter, toDetections } from './results.js';
@@ -22,6 +23,10 @@ export type ImageDecoder = (input: ImageInput, options: DecodeOptions) => Promis
 
 export interface Detector {
   readonly manifest: Manifest;
+  /** The provider the networks run on (with `fallback`, possibly not the one asked for). */
+  readonly provider: Provider;
+  /** Why the provider asked for could not start, when `fallback` ran the model on another. */
+  readonly providerFallback?: string;
   readonly config: DetectorConfig;
   /** Class names by label, background first. */
   readonly classes: readonly string[];
@@ -45,15 +50,14 @@ export interface Detector {
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? (Symbol.for('Symbol.asyncDispose') as typeof Symbol.asyncDispose);
 
 /** The backbone's output tensors as `result.pyramid` (their data as ONNX Runtime returned it, not copied). */
-async function pyramidActivations(out: RcnnOutput): Promise<PyramidActivations> {
-  const levels = await Promise.all(out.features.levels.map(async (level) => {
-    const tensor = out.features.features.get(level.name)!;
-    // Outputs are CPU tensors today; a GPU-resident one is downloaded (getData) only here.
-    const onCpu = tensor.location === 'cpu' || tensor.location === 'cpu-pinned';
-    const data = (onCpu ? tensor.data : await tensor.getData()) as Float32Array;
+function pyramidActivations(out: RcnnOutput): PyramidActivations {
+  // forward(..., pyramid = true) brought every level to the CPU (a GPU provider through a copy graph).
+  const features = out.features!;
+  const levels = features.levels.map((level) => {
+    const tensor = features.features.get(level.name)!;
     const [, channels, height, width] = tensor.dims;
-    return { name: level.name, stride: level.stride, channels, height, width, data };
-  }));
+    return { name: level.name, stride: level.stride, channels, height, width, data: tensor.data as Float32Array };
+  });
   return { imageSize: [...out.batch.imageSize], paddedSize: [...out.batch.paddedSize], levels };
 }
 
@@ -61,25 +65,39 @@ async function pyramidActivations(out: RcnnOutput): Promise<PyramidActivations> 
 export type NetworkBytes = { backbone: Uint8Array; rpnHead: Uint8Array; boxHead: Uint8Array; maskHead?: Uint8Array };
 
 /**
- * A detector over a checked package's networks. `backbones` resolves `manifest.backbone.kind`
- * (default: `createBackboneRegistry()`, which knows 'resnet-fpn' and 'onnx').
+/**
+ * A detector over a checked package's networks, on `runtime.provider` with the operators that
+ * provider takes (operators.ts): on 'webgpu' the pyramid stays on the GPU between the networks.
+ * `backbones` resolves `manifest.backbone.kind` (default: `createBackboneRegistry()`, which knows
+ * 'resnet-fpn' and 'onnx').
+ * @param providerFallback why another provider was asked for and could not start (kept in results)
  */
 export async function createDetector(
   ort: OrtModule, manifest: Manifest, networks: NetworkBytes, decode: ImageDecoder, runtime: RuntimeOptions,
-  backbones: BackboneRegistry = createBackboneRegistry(),
+  backbones: BackboneRegistry = createBackboneRegistry(), providerFallback?: string,
 ): Promise<Detector> {
+  const provider: Provider = runtime.provider ?? 'cpu';
   const opts = sessionOptions(runtime);
-  const create = (bytes: Uint8Array) => ort.InferenceSession.create(bytes, opts);
+  const create = (bytes: Uint8Array, outputs: OutputLocation = 'cpu') =>
+    ort.InferenceSession.create(bytes, outputs === 'cpu' ? opts : { ...opts, preferredOutputLocation: outputs });
   // The package names its backbone kind; the registry checks the file against the declared levels.
   const backbone = backbones.load(manifest.backbone.kind, networks.backbone, manifest.backbone.levels);
-  const sessions: RcnnSessions = {
-    backbone: await create(backbone.onnx),
-    rpnHead: await create(networks.rpnHead),
-    boxHead: await create(networks.boxHead),
-    maskHead: networks.maskHead ? await create(networks.maskHead) : undefined,
-  };
+  const sessions: Partial<RcnnSessions> = {};
+  let ops: StageOperators | undefined;
+  try {
+    ops = provider === 'webgpu' ? await webgpuOperators(ort, backbone.levels, create) : cpuOperators(ort, provider === 'cuda' ? 'cuda' : 'cpu');
+    const network = (role: NetworkRole, bytes: Uint8Array) => create(ops!.network(role, bytes), ops!.outputLocation(role));
+    sessions.backbone = await network('backbone', backbone.onnx);
+    sessions.rpnHead = await network('rpnHead', networks.rpnHead);
+    sessions.boxHead = await network('boxHead', networks.boxHead);
+    if (networks.maskHead) sessions.maskHead = await network('maskHead', networks.maskHead);
+  } catch (e) {
+    await Promise.allSettled([ops?.release(), ...Object.values(sessions).map((s: InferenceSession) => s.release())]);
+    throw e;
+  }
+  const operators = ops;
   const config = resolveConfig(manifest.config);
-  const model = new GeneralizedRCNN(ort, sessions, backbone.levels, config);
+  const model = new GeneralizedRCNN(ort, sessions as RcnnSessions, backbone.levels, config, operators);
   let released: Promise<void> | undefined;
   const running = new Set<Promise<unknown>>();
 
@@ -91,7 +109,7 @@ export async function createDetector(
     const decodeMs = performance.now() - start;
     options.signal?.throwIfAborted();
     // The decoded bytes go to the transform as they are: no full-size float copy (see transformImage).
-    const out = await model.forward(decoded, detectionFilter(options), options.signal);
+    const out = await model.forward(decoded, detectionFilter(options), options.signal, options.pyramid);
     options.signal?.throwIfAborted();
     const t = performance.now();
     const detections = toDetections(out.detections, out.masks, out.batch.imageSize, out.batch.originalSize, manifest.classes, options, config.mask.pastePadding);
@@ -101,9 +119,11 @@ export async function createDetector(
       height: decoded.height,
       detections,
       decoder: decoded.decoder,
+      provider,
+      ...(providerFallback ? { providerFallback } : {}),
       timings: { decode: decodeMs, ...out.timings, postprocess, total: performance.now() - start },
     };
-    if (options.pyramid) result.pyramid = await pyramidActivations(out);
+    if (options.pyramid) result.pyramid = pyramidActivations(out);
     return result;
   }
 
@@ -132,13 +152,15 @@ export async function createDetector(
   // Calls already running finish on their sessions; later ones get ModelReleasedError.
   function release(): Promise<void> {
     released ??= Promise.allSettled([...running]).then(async () => {
-      await Promise.all(Object.values(sessions).filter((s) => s !== undefined).map((s) => s.release()));
+      await Promise.all([operators.release(), ...Object.values(sessions).filter((s) => s !== undefined).map((s) => s.release())]);
     });
     return released;
   }
 
   return {
     manifest,
+    provider,
+    ...(providerFallback ? { providerFallback } : {}),
     config,
     classes: manifest.classes,
     detect: detect as Detector['detect'],

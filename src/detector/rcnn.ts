@@ -9,10 +9,10 @@
 import type { FeaturePyramid, PyramidLevel } from '../../backbones/index.js';
 import { type Detections, postprocessDetections } from '../../heads/roiHeads.js';
 import { poolerInputs, splitByLevel } from '../../heads/pooler.js';
-import { type Proposals, proposeRegions } from '../../heads/rpn.js';
-import { multiScaleRoiAlign } from '../../postprocess/typed.js';
+import { type Proposals, proposalsFromSelection } from '../../heads/rpn.js';
 import type { DetectorConfig } from '../config.js';
 import type { InferenceSession, OrtModule, Tensor } from '../runtime/index.js';
+import type { PoolerParams, StageOperators } from './operators.js';
 import { type ImageBatch, type Rgb8Image, type RgbImage, transformImage } from '../transform/index.js';
 
 export interface RcnnSessions {
@@ -27,8 +27,8 @@ export type DetectionFilter = (d: Detections) => Detections;
 
 export interface RcnnOutput {
   batch: ImageBatch;
-  /** The backbone's outputs, one tensor [1, C, Hi, Wi] per level. */
-  features: FeaturePyramid<Tensor>;
+  /** The backbone's outputs on the CPU, one tensor [1, C, Hi, Wi] per level, when asked for. */
+  features?: FeaturePyramid<Tensor>;
   detections: Detections;
   /** [D, M, M] mask probabilities of each detection's label, when the model has a mask head. */
   masks?: Float32Array;
@@ -45,6 +45,8 @@ export class GeneralizedRCNN {
     private readonly sessions: RcnnSessions,
     readonly levels: readonly PyramidLevel[],
     readonly config: DetectorConfig,
+    /** The operators between the networks: the CPU reference, or GPU graphs (see operators.ts). */
+    private readonly ops: StageOperators,
   ) {
     this.pooledLevels = levels.filter((l) => config.levelMapper.featureNames.includes(l.name));
   }
@@ -54,25 +56,32 @@ export class GeneralizedRCNN {
 
   /**
    * One image through the network. `keep` filters detections before the mask head; `signal` is
-   * checked between stages (a running ONNX Runtime call cannot be interrupted).
+   * checked between stages (a running ONNX Runtime call cannot be interrupted); `pyramid` asks for
+   * the backbone's outputs on the CPU in the result. GPU-resident tensors are freed before it returns.
    */
-  async forward(image: RgbImage | Rgb8Image, keep: DetectionFilter = (d) => d, signal?: AbortSignal): Promise<RcnnOutput> {
+  async forward(image: RgbImage | Rgb8Image, keep: DetectionFilter = (d) => d, signal?: AbortSignal, pyramid = false): Promise<RcnnOutput> {
     this.onnxMs = 0;
     const clock = stopwatch();
     const batch = transformImage(image, this.config.transform);
     const transform = clock();
     signal?.throwIfAborted();
     const features = await this.backbone(batch);
-    const backbone = clock();
-    signal?.throwIfAborted();
-    const proposals = await this.rpn(features, batch);
-    const rpn = clock();
-    signal?.throwIfAborted();
-    const detections = keep(await this.boxHead(features, proposals, batch));
-    const roiHeads = clock();
-    signal?.throwIfAborted();
-    const masks = this.sessions.maskHead ? await this.maskHead(features, detections) : undefined;
-    return { batch, features, detections, masks, maskSize: 28, timings: { transform, backbone, rpn, roiHeads, masks: clock(), onnxRuntime: this.onnxMs } };
+    try {
+      const backbone = clock();
+      signal?.throwIfAborted();
+      const proposals = await this.rpn(features, batch);
+      const rpn = clock();
+      signal?.throwIfAborted();
+      const detections = keep(await this.boxHead(features, proposals, batch));
+      const roiHeads = clock();
+      signal?.throwIfAborted();
+      const masks = this.sessions.maskHead ? await this.maskHead(features, detections) : undefined;
+      const maskMs = clock();
+      const cpuFeatures = pyramid ? await this.ops.download(features) : undefined;
+      return { batch, features: cpuFeatures, detections, masks, maskSize: 28, timings: { transform, backbone, rpn, roiHeads, masks: maskMs, onnxRuntime: this.onnxMs } };
+    } finally {
+      this.ops.dispose(features.features.values());
+    }
   }
 
   /** session.run, timed: the stage timings include our TypeScript, this isolates ONNX Runtime. */
@@ -96,17 +105,27 @@ export class GeneralizedRCNN {
       const dims = pyramid.features.get(l.name)!.dims;
       return [dims[2], dims[3]] as [number, number];
     });
-    const head = { objectness: out.objectness.data as Float32Array, deltas: out.deltas.data as Float32Array, gridSizes };
-    return proposeRegions(head, this.config.rpn, batch.paddedSize, batch.imageSize);
+    let selection;
+    try {
+      const t0 = performance.now();
+      selection = await this.ops.preNmsTopN({ objectness: out.objectness, deltas: out.deltas }, gridSizes, this.config.rpn);
+      if (this.ops.kind === 'webgpu') this.onnxMs += performance.now() - t0;
+    } finally {
+      this.ops.dispose(Object.values(out));
+    }
+    return proposalsFromSelection(selection, gridSizes, this.config.rpn, batch.paddedSize, batch.imageSize);
   }
 
   /**
    * The pooled RoIs a head takes: when its graph pools (inputs `rois_<level>`, `order`), the
-   * boxes split by level plus the level features; otherwise `pooled`, computed here in TypeScript.
+   * boxes split by level plus the level features; otherwise `pooled`, computed by the operators.
    */
-  private poolFeeds(session: InferenceSession, pyramid: FeaturePyramid<Tensor>, boxes: Float32Array, outputSize: number, samplingRatio: number): Record<string, Tensor> {
-    if (!session.inputNames.includes(poolerInputs.order)) return { pooled: this.pool(pyramid, boxes, outputSize, samplingRatio) };
+  private async poolFeeds(session: InferenceSession, pyramid: FeaturePyramid<Tensor>, boxes: Float32Array, outputSize: number, samplingRatio: number): Promise<Record<string, Tensor>> {
     const { canonicalScale, canonicalLevel, eps } = this.config.levelMapper;
+    if (!session.inputNames.includes(poolerInputs.order)) {
+      const params: PoolerParams = { levels: this.pooledLevels, outputSize, samplingRatio, canonicalScale, canonicalLevel, eps };
+      return { pooled: await this.ops.pool(pyramid, boxes, params) };
+    }
     const split = splitByLevel(boxes, this.pooledLevels.map((l) => l.stride), canonicalScale, canonicalLevel, eps);
     const feeds: Record<string, Tensor> = { [poolerInputs.order]: new this.ort.Tensor('int64', split.order, [split.order.length]) };
     this.pooledLevels.forEach((l, i) => {
@@ -117,31 +136,20 @@ export class GeneralizedRCNN {
     return feeds;
   }
 
-  /** MultiScaleRoIAlign over the pooled levels, for boxes of this one image. */
-  private pool(pyramid: FeaturePyramid<Tensor>, boxes: Float32Array, outputSize: number, samplingRatio: number): Tensor {
-    const levels = this.pooledLevels.map((l) => {
-      const t = pyramid.features.get(l.name)!;
-      return { ...l, data: t.data as Float32Array, shape: t.dims as [number, number, number, number] };
-    });
-    const { canonicalScale, canonicalLevel } = this.config.levelMapper;
-    const pooled = multiScaleRoiAlign(levels, [boxes], { outputSize: [outputSize, outputSize], samplingRatio, canonicalScale, canonicalLevel });
-    return new this.ort.Tensor('float32', pooled, [boxes.length / 4, levels[0].channels, outputSize, outputSize]);
-  }
-
   private async boxHead(pyramid: FeaturePyramid<Tensor>, proposals: Proposals, batch: ImageBatch): Promise<Detections> {
     const cfg = this.config.roiHeads;
     if (proposals.scores.length === 0) return { boxes: new Float32Array(0), scores: new Float32Array(0), labels: new Int32Array(0) };
-    const feeds = this.poolFeeds(this.sessions.boxHead, pyramid, proposals.boxes, cfg.poolerOutputSize, cfg.samplingRatio);
-    const out = await this.run(this.sessions.boxHead, feeds);
+    const feeds = await this.poolFeeds(this.sessions.boxHead, pyramid, proposals.boxes, cfg.poolerOutputSize, cfg.samplingRatio);
+    const out = await this.run(this.sessions.boxHead, feeds).finally(() => this.ops.dispose(feeds.pooled ? [feeds.pooled] : []));
     return postprocessDetections(out.classLogits.data as Float32Array, out.boxDeltas.data as Float32Array, proposals.boxes, batch.imageSize, cfg);
   }
 
   private async maskHead(pyramid: FeaturePyramid<Tensor>, detections: Detections): Promise<Float32Array> {
     const cfg = this.config.mask;
     if (detections.scores.length === 0) return new Float32Array(0);
-    const feeds = this.poolFeeds(this.sessions.maskHead!, pyramid, detections.boxes, cfg.poolerOutputSize, cfg.samplingRatio);
+    const feeds = await this.poolFeeds(this.sessions.maskHead!, pyramid, detections.boxes, cfg.poolerOutputSize, cfg.samplingRatio);
     feeds.labels = new this.ort.Tensor('int64', BigInt64Array.from(detections.labels, (l) => BigInt(l)), [detections.labels.length]);
-    const out = await this.run(this.sessions.maskHead!, feeds);
+    const out = await this.run(this.sessions.maskHead!, feeds).finally(() => this.ops.dispose(feeds.pooled ? [feeds.pooled] : []));
     return out.maskProbs.data as Float32Array;
   }
 }

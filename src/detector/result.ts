@@ -103,6 +103,13 @@ export interface DetectionResult {
   timings: StageTimings;
   /** Which image decoder produced the pixels (e.g. libjpeg-turbo through sharp). */
   decoder: string;
+  /**
+   * The execution provider that ran the networks ('cpu', 'cuda', 'webgpu', 'wasm'): with
+   * `loadModel(..., { fallback: 'cpu' })` the CPU (in browsers WASM) when the one asked for could not start.
+   */
+  provider: 'cpu' | 'cuda' | 'webgpu' | 'wasm';
+  /** Why the provider asked for did not start, when a fallback ran instead. */
+  providerFallback?: string;
   /** The backbone's feature maps; present only when `detect` was called with `pyramid: true`. */
   pyramid?: PyramidActivations;
 }

@@ -38,7 +38,21 @@ export interface RuntimeOptions {
    * module or the bundle holding it. Sets onnxruntime-web's `env.wasm.wasmPaths`.
    */
   wasmPaths?: string | URL;
+  /**
+   * What to do when `provider` cannot start (no WebGPU adapter, no CUDA files): unset (default),
+   * throw a ProviderUnavailableError saying how to get it; 'cpu', run on the CPU provider (in
+   * browsers: WASM) and say so in `detector.provider`, `result.provider` and `result.providerFallback`.
+   */
+  fallback?: 'cpu';
+  /**
+   * The lowest severity of onnxruntime's own log lines that are printed (default 'error'): its
+   * warnings, such as "Some nodes were not assigned to the preferred execution providers" (shape
+   * computations it keeps on the CPU by design), are not printed at users unless asked for.
+   */
+  logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
 }
+
+const LOG_SEVERITY = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as const;
 
 /**
  * Session options for a provider: full graph optimisation, the CPU as fallback for other
@@ -52,6 +66,7 @@ export function sessionOptions(options: RuntimeOptions): InferenceSession.Sessio
   return {
     executionProviders: provider === 'cpu' ? ['cpu'] : [provider, 'cpu'],
     graphOptimizationLevel: 'all',
+    logSeverityLevel: LOG_SEVERITY[options.logLevel ?? 'error'],
     ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };

@@ -1,0 +1,166 @@
+/**
+ * The operators between the networks, chosen when the detector is created (as the runtime is):
+ * - 'cpu' (the CPU and WASM providers): every network's outputs come back to the CPU and the
+ *   TypeScript operators of postprocess/ and heads/ run there (the reference).
+ * - 'webgpu': the pyramid stays on the GPU from the backbone to the pooled RoIs. The backbone and
+ *   RPN head hand out `gpu-buffer` tensors; the RPN's per-level top-k runs on the GPU
+ *   (gpu/rpnTopK.ts) so only the kept logits, indices and deltas come back; the heads' RoiAlign
+ *   nodes are re-targeted at GridSample graphs (gpu/headPooling.ts) that read the GPU-resident
+ *   levels; the heads' small outputs (class logits, deltas, 28x28 masks) come back.
+ * - 'cuda': the heads' RoiAlign-16 nodes become RoiAlign-10, which the CUDA provider implements.
+ *
+ * R: anchors, T: anchors kept by the top-k, K: RoIs, C: channels, P: pooled size.
+ */
+import type { FeaturePyramid, PyramidLevel } from '../../backbones/index.js';
+import { buildDownload, buildGridMultiScaleRoiAlign, buildRpnTopK, retargetHeadPooling, rpnTopKOutputs } from '../../gpu/index.js';
+import { splitByLevel } from '../../heads/pooler.js';
+import { levelRanges, type PreNmsSelection, selectPreNmsTopN } from '../../heads/rpn.js';
+import { anchorsPerLocation, type RpnConfig } from '../../heads/config.js';
+import { readModel, serializeModel } from '../../onnx/index.js';
+import { multiScaleRoiAlign } from '../../postprocess/typed.js';
+import type { InferenceSession, OrtModule, Provider, Tensor } from '../runtime/index.js';
+
+export type NetworkRole = 'backbone' | 'rpnHead' | 'boxHead' | 'maskHead';
+
+/** Where a session's outputs are left: on the CPU, or as tensors on the provider's GPU. */
+export type OutputLocation = 'cpu' | 'gpu-buffer';
+
+/** The RPN head's two outputs, wherever they are. */
+export interface RpnHeadTensors {
+  /** [1, R] logits */
+  objectness: Tensor;
+  /** [1, R, 4] deltas */
+  deltas: Tensor;
+}
+
+/** One pooler's parameters (torchvision's MultiScaleRoIAlign). */
+export interface PoolerParams {
+  levels: readonly PyramidLevel[];
+  outputSize: number;
+  samplingRatio: number;
+  canonicalScale: number;
+  canonicalLevel: number;
+  /** The level mapper's epsilon (torchvision: 1e-6). */
+  eps: number;
+}
+
+export interface StageOperators {
+  /** 'cpu' for the TypeScript reference operators, else the GPU provider they serve. */
+  readonly kind: 'cpu' | 'webgpu' | 'cuda';
+  /** Where the role's session leaves its outputs. */
+  outputLocation(role: NetworkRole): OutputLocation;
+  /** The network to create for a role: the package's, or re-targeted at the provider. */
+  network(role: NetworkRole, bytes: Uint8Array): Uint8Array;
+  /** Per level the top preNmsTopN anchors by logit, with their deltas, on the CPU. */
+  preNmsTopN(head: RpnHeadTensors, gridSizes: Array<[number, number]>, cfg: RpnConfig): Promise<PreNmsSelection>;
+  /** Pooled RoIs [K, C, P, P] for heads that take `pooled` (no RoiAlign in their graph). */
+  pool(pyramid: FeaturePyramid<Tensor>, boxes: Float32Array, params: PoolerParams): Promise<Tensor>;
+  /** The pyramid with every level on the CPU (`result.pyramid`). */
+  download(pyramid: FeaturePyramid<Tensor>): Promise<FeaturePyramid<Tensor>>;
+  /** Frees the GPU memory of tensors a forward is done with (CPU tensors: nothing to do). */
+  dispose(tensors: Iterable<Tensor>): void;
+  /** Frees the operators' own sessions. */
+  release(): Promise<void>;
+}
+
+const onCpu = (t: Tensor) => t.location === 'cpu' || t.location === 'cpu-pinned';
+
+/** The pyramid's pooled levels as the TypeScript operators take them (CPU tensors only). */
+function poolOnCpu(ort: OrtModule, pyramid: FeaturePyramid<Tensor>, boxes: Float32Array, p: PoolerParams): Tensor {
+  const levels = p.levels.map((l) => {
+    const t = pyramid.features.get(l.name)!;
+    return { ...l, data: t.data as Float32Array, shape: t.dims as [number, number, number, number] };
+  });
+  const pooled = multiScaleRoiAlign(levels, [boxes], {
+    outputSize: [p.outputSize, p.outputSize], samplingRatio: p.samplingRatio, canonicalScale: p.canonicalScale, canonicalLevel: p.canonicalLevel,
+  });
+  return new ort.Tensor('float32', pooled, [boxes.length / 4, levels[0].channels, p.outputSize, p.outputSize]);
+}
+
+/** The TypeScript reference operators: everything on the CPU. */
+export function cpuOperators(ort: OrtModule, kind: 'cpu' | 'cuda' = 'cpu'): StageOperators {
+  return {
+    kind,
+    outputLocation: () => 'cpu',
+    network: (role, bytes) => (kind === 'cuda' && (role === 'boxHead' || role === 'maskHead') ? retargeted(bytes, 'cuda') : bytes),
+    preNmsTopN: async (head, gridSizes, cfg) => selectPreNmsTopN({ objectness: head.objectness.data as Float32Array, deltas: head.deltas.data as Float32Array, gridSizes }, cfg),
+    pool: async (pyramid, boxes, params) => poolOnCpu(ort, pyramid, boxes, params),
+    download: async (pyramid) => pyramid,
+    dispose: () => {},
+    release: async () => {},
+  };
+}
+
+/** A head network with its RoiAlign nodes re-targeted; a head without them as it is. */
+function retargeted(bytes: Uint8Array, target: 'webgpu' | 'cuda'): Uint8Array {
+  const model = readModel(bytes);
+  if (!model.graph.nodes.some((n) => n.opType === 'RoiAlign')) return bytes;
+  return serializeModel(retargetHeadPooling(model, target));
+}
+
+/**
+ * The WebGPU operators. `create` makes a session on the same provider (and so the same device) as
+ * the networks, with CPU outputs unless told otherwise.
+ */
+export async function webgpuOperators(
+  ort: OrtModule, levels: readonly PyramidLevel[],
+  create: (model: Uint8Array, outputs: OutputLocation) => Promise<InferenceSession>,
+): Promise<StageOperators> {
+  const topK = await create(serializeModel(buildRpnTopK(levels.length)), 'cpu');
+  let download: InferenceSession | undefined;
+  const poolers = new Map<string, InferenceSession>();
+  const int64 = (values: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [values.length]);
+  return {
+    kind: 'webgpu',
+    outputLocation: (role) => (role === 'backbone' || role === 'rpnHead' ? 'gpu-buffer' : 'cpu'),
+    network: (role, bytes) => (role === 'boxHead' || role === 'maskHead' ? retargeted(bytes, 'webgpu') : bytes),
+    async preNmsTopN(head, gridSizes, cfg) {
+      const ranges = levelRanges(gridSizes, anchorsPerLocation(cfg), cfg.preNmsTopN);
+      const out = await topK.run({
+        objectness: head.objectness, deltas: head.deltas,
+        starts: int64(ranges.map((r) => r.start)), ends: int64(ranges.map((r) => r.end)), k: int64(ranges.map((r) => r.k)),
+      });
+      const relative = out[rpnTopKOutputs.indices].data as BigInt64Array;
+      const sel: PreNmsSelection = {
+        indices: new Int32Array(relative.length), levels: new Int32Array(relative.length),
+        logits: out[rpnTopKOutputs.logits].data as Float32Array, deltas: out[rpnTopKOutputs.deltas].data as Float32Array,
+      };
+      let t = 0;
+      ranges.forEach((r, level) => {
+        for (let j = 0; j < r.k; j++, t++) {
+          sel.indices[t] = r.start + Number(relative[t]);
+          sel.levels[t] = level;
+        }
+      });
+      return sel;
+    },
+    async pool(pyramid, boxes, p) {
+      const key = `${p.outputSize}/${p.samplingRatio}`;
+      let pooler = poolers.get(key);
+      if (!pooler) {
+        const channels = p.levels[0].channels;
+        pooler = await create(serializeModel(buildGridMultiScaleRoiAlign({ levels: p.levels, channels, outputSize: p.outputSize, samplingRatio: p.samplingRatio })), 'gpu-buffer');
+        poolers.set(key, pooler);
+      }
+      const split = splitByLevel(boxes, p.levels.map((l) => l.stride), p.canonicalScale, p.canonicalLevel, p.eps);
+      const feeds: Record<string, Tensor> = { order: new ort.Tensor('int64', split.order, [split.order.length]) };
+      p.levels.forEach((l, i) => {
+        feeds[l.name] = pyramid.features.get(l.name)!;
+        feeds[`rois_${l.name}`] = new ort.Tensor('float32', split.rois[i], [split.rois[i].length / 4, 4]);
+      });
+      return (await pooler.run(feeds)).pooled;
+    },
+    async download(pyramid) {
+      const names = pyramid.levels.map((l) => l.name);
+      download ??= await create(serializeModel(buildDownload(names)), 'cpu');
+      const out = await download.run(Object.fromEntries(names.map((n) => [n, pyramid.features.get(n)!])));
+      return { levels: pyramid.levels, features: new Map(names.map((n) => [n, out[`${n}_cpu`]])) };
+    },
+    dispose(tensors) {
+      for (const t of tensors) if (!onCpu(t)) t.dispose();
+    },
+    async release() {
+      await Promise.all([topK, download, ...poolers.values()].filter((s) => s !== undefined).map((s) => s.release()));
+    },
+  };
+}
