@@ -12,3 +12,4 @@ export { CUDA_HEAD_OPSET, type PoolingTarget, retargetHeadPooling } from './head
 export { buildRpnTopK, rpnTopKOutputs } from './rpnTopK.js';
 export { inlineSubgraph } from './inline.js';
 export { buildDownload } from './download.js';
+export { buildNmsMask, buildNonMaxSuppression, MASK_WORD_BITS, scanSuppressionMask, scoreOrder, sortedPaddedBoxes } from './nms.js';
