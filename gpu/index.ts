@@ -2,8 +2,8 @@
  * GPU operators as ONNX graphs built in TypeScript, each held equal to its CPU reference in
  * postprocess/ by tests (test/gpu/): they run on onnxruntime's WebGPU provider in Node and in
  * browsers (ops the provider places on the GPU: GridSample, AveragePool, TopK, Gather, MatMul,
- * comparisons) and on CUDA (RoiAlign-10, NonMaxSuppression). Imports onnx/ only (and
- * postprocess/'s error base); no runtime: the detector creates the sessions.
+ * comparisons) and on CUDA (RoiAlign-10, NonMaxSuppression). Imports onnx/ only, and no
+ * runtime: the detector (src/detector/operators.ts) creates the sessions.
  * Exports: the RoIAlign, multi-scale pooler, head re-targeting, RPN top-k, NMS and download graphs.
  */
 export { addGridRoiAlign, checkGridRoiAlignOptions, type GridRoiAlignOptions } from './roiAlign.js';

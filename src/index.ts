@@ -67,7 +67,9 @@ const nodeProviders = new Set(['cpu', 'cuda', 'webgpu']);
  *   is fetched on every load
  * @param options provider ('cpu' default, 'cuda', 'webgpu'), threads per operator, and
  *   onProgress ({ file, loaded, total, cached }) for URL loads, and dtype ('fp32' default, or a
- *   precision variant the package holds: 'fp16', 'int8')
+ *   precision variant the package holds: 'fp16', 'int8'); fallback: 'cpu' to run on the CPU when
+ *   the provider cannot start (said in `result.provider`); logLevel of onnxruntime's own log ('error')
+ * @throws ProviderUnavailableError when the provider cannot start and no fallback is asked for
  */
 export async function loadModel(model: string | URL, options: LoadModelOptions = {}): Promise<Detector> {
   const { onProgress, dtype, ...runtime } = options;
