@@ -22,7 +22,7 @@ describe('gpu/ RPN top-k graph equals selectPreNmsTopN (torchvision _get_top_n_i
       if (provider === 'webgpu') useSwiftShader();
       const session = await ort.InferenceSession.create(serializeModel(buildRpnTopK(gridSizes.length)), { executionProviders: [provider], logSeverityLevel: 3 });
       try {
-        const ranges = levelRanges(gridSizes, 3, cfg.preNmsTopN);
+        const ranges = levelRanges(gridSizes, gridSizes.map(() => 3), cfg.preNmsTopN);
         const int64 = (v: number[]) => new ort.Tensor('int64', BigInt64Array.from(v, BigInt), [v.length]);
         const out = await session.run({
           objectness: new ort.Tensor('float32', objectness, [1, r]), deltas: new ort.Tensor('float32', deltas, [1, r, 4]),
