@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const shipped = ['src', 'onnx', 'backbones', 'heads', 'postprocess'];
+const shipped = ['src', 'onnx', 'backbones', 'heads', 'postprocess', 'gpu'];
 
 function* files(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
