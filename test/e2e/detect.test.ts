@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertCheckpoint, loadModel } from '../../src/index.js';
@@ -11,6 +11,8 @@ const cases = ['mask-r18', 'faster-r18', 'mask-r50', 'faster-r50-800', 'mask-r10
 
 describe('detect equals torchvision end to end', () => {
   const work = mkdtempSync(join(tmpdir(), 'resdet-e2e-'));
+  // Seven converted packages, 1.2 GB: removed, or every run would leave them in the temp folder.
+  after(() => rmSync(work, { recursive: true, force: true }));
   for (const name of cases) {
     it(`${name}: every detection matched both ways (label, box IoU >= 0.99, |score diff| <= 1e-3, mask IoU >= 0.98)`, async () => {
       const ref = torchReference('detect_cases', [name]);
