@@ -229,7 +229,7 @@ describe('the npm package, installed into a fresh app', function () {
     }
     expect(paths.filter((p) => p.endsWith('.map'))).to.deep.equal([]);
     expect(paths.filter((p) => /^dist\/(test|bench)\//.test(p))).to.deep.equal([]);
-    expect(paths.filter((p) => !/^(dist\/(src|onnx|backbones|heads|postprocess)|models)\//.test(p) && !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(p))).to.deep.equal([]);
+    expect(paths.filter((p) => !/^(dist\/(src|onnx|gpu|backbones|heads|postprocess)|models)\//.test(p) && !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(p))).to.deep.equal([]);
   });
 
   it('installs with the README line and nothing but the npm registry: no CUDA download, no onnxruntime-web', () => {
