@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelPackageError } from '../../src/modelPackage/index.js';
@@ -14,6 +14,7 @@ import { repoRoot, torchReference } from '../helpers/reference.js';
  */
 describe('resdet convert --backbone-onnx: the user backbone, its levels and the checks against the heads', () => {
   const work = mkdtempSync(join(tmpdir(), 'resdet-backbone-onnx-'));
+  after(() => rmSync(work, { recursive: true, force: true }));
   const ref = () => torchReference('pyramid_cases', ['mobilenet']);
   const checkpoint = () => join(ref().folder, 'mobilenet.pth');
   const backbone = () => join(ref().folder, 'mobilenet-backbone.onnx');

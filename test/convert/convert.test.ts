@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { convertCheckpoint, defaultEps } from '../../src/convert/index.js';
 import { readModelPackage, ModelPackageError } from '../../src/modelPackage/index.js';
@@ -12,6 +12,7 @@ import { type Archive, getFloat32 } from '../helpers/tensorArchive.js';
 describe('resdet convert', () => {
   let ref: Archive;
   let work: string;
+  after(() => work && rmSync(work, { recursive: true, force: true }));
   before(() => {
     ref = torchReference('convert_cases');
     work = mkdtempSync(join(tmpdir(), 'resdet-convert-'));
@@ -85,6 +86,7 @@ describe('resdet convert', () => {
 describe('model package loading', () => {
   let ref: Archive;
   let dir: string;
+  after(() => dir && rmSync(dirname(dir), { recursive: true, force: true }));
   before(async () => {
     ref = torchReference('convert_cases');
     dir = join(mkdtempSync(join(tmpdir(), 'resdet-pkg-')), 'pkg');

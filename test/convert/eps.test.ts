@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckpoint } from '../../src/checkpoint/index.js';
@@ -9,6 +9,7 @@ import { torchReference } from '../helpers/reference.js';
 
 describe('resdet convert decides the FrozenBatchNorm eps from the content where it can', () => {
   const work = mkdtempSync(join(tmpdir(), 'resdet-eps-'));
+  after(() => rmSync(work, { recursive: true, force: true }));
 
   it("knows torchvision's COCO_V1 files by the sha256 their names carry, whatever they are called", () => {
     expect(torchvisionV1CocoFile(`bf2d0c1e${'0'.repeat(56)}`)).to.equal('maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth');

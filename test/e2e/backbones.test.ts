@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convertCheckpoint, loadModel } from '../../src/index.js';
@@ -20,6 +20,7 @@ type Meta = { arch: string; minSize: number; maxSize: number; images: number; le
 
 describe('pluggable backbones and declared pyramids, detecting as torchvision does', () => {
   const work = mkdtempSync(join(tmpdir(), 'resdet-backbones-'));
+  after(() => rmSync(work, { recursive: true, force: true }));
 
   it('fasterrcnn_mobilenet_v3_large_fpn: its torch.onnx.export-ed backbone converts with --backbone-onnx --preset, levels read from the file; pyramid and detections match', async () => {
     const ref = torchReference('pyramid_cases', ['mobilenet']);

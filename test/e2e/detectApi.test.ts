@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rleDecode, rleFrString } from '../../postprocess/index.js';
@@ -24,7 +24,10 @@ describe('loadModel().detect()', () => {
     model = await loadModel(join(work, 'pkg'), { threads: 2 });
     image = join(ref.folder, 'image0.png');
   });
-  after(async () => model?.release());
+  after(async () => {
+    await model?.release();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
 
   it('returns one result type: size, detections in original pixels, stage timings, the decoder', async () => {
     const r = await model.detect(image, { scoreThreshold: 0 });

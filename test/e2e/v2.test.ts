@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildResNetFpn } from '../../backbones/index.js';
@@ -26,6 +26,7 @@ const cases = [
 
 describe('torchvision v2 Faster / Mask R-CNN converted and detecting as torchvision does', () => {
   const work = mkdtempSync(join(tmpdir(), 'resdet-v2-'));
+  after(() => rmSync(work, { recursive: true, force: true }));
   for (const { name, family } of cases) {
     it(`${name}: the pyramid of BatchNorm2d body + FPN equals torchvision's on every level`, async () => {
       const ref = torchReference('v2_cases', [name]);

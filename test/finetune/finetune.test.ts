@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateDataset } from '../../src/dataset/index.js';
@@ -30,6 +30,7 @@ function requireTorch(): void {
 describe('tools/finetune.py', function () {
   this.timeout(300_000);
   const dir = mkdtempSync(join(tmpdir(), 'resdet-finetune-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const data = join(dir, 'data');
   const out = join(dir, 'run');
   const common = ['--ckpt', source, '--data', data, '--out', out, '--batch', '2', '--warmup', '2', '--log-every', '1', '--save-every', '1',
