@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from coco_data import CocoDataset, DataError  # noqa: E402
 from eval_shapes import average_precision, box_iou, mask_iou  # noqa: E402
 from finetune_model import CheckpointError, build, describe, freeze_backbone, load_source, read_state_dict, set_train_mode  # noqa: E402
-from shapes_data import flip  # noqa: E402
+from shapes_data import batch  # noqa: E402
 from shapes_model import frozen_state_dict  # noqa: E402
 from train_shapes import lr_at, save  # noqa: E402
 
@@ -80,25 +80,6 @@ def parse_args(argv):
     if bool(args.val_ann) != bool(args.val_images):
         p.error('--val-ann and --val-images go together')
     return args
-
-
-def batch(ds, rng, size):
-    images, targets = [], []
-    tries = 0
-    while len(images) < size:
-        image, target = ds.load(rng.randrange(len(ds)))
-        tries += 1
-        if len(target['labels']) == 0:
-            if tries > 100 * size:
-                raise DataError('%s: no image with annotations among %d drawn' % (ds.file, tries))
-            continue
-        if rng.random() < 0.5:
-            image, target = flip(image, target, horizontal=True)
-        if rng.random() < 0.5:
-            image, target = flip(image, target, horizontal=False)
-        images.append(image)
-        targets.append(target)
-    return images, targets
 
 
 def evaluate(model, ds, count, masks):
@@ -202,7 +183,7 @@ def run(args):
         lr = lr_at(step, time.time() - t0, args)
         for g in opt.param_groups:
             g['lr'] = lr
-        images, targets = batch(train, rng, args.batch)
+        images, targets = batch(train, rng, args.batch, DataError)
         losses = model(images, targets)
         loss = sum(losses.values())
         if not torch.isfinite(loss):

@@ -78,3 +78,25 @@ def flip(image, target, horizontal):
     else:
         b[:, [1, 3]] = size - target['boxes'][:, [3, 1]]
     return image, dict(target, boxes=b, masks=masks)
+
+
+def batch(ds, rng, size, error=ValueError):
+    """`size` random images of `ds` with at least one object each, each flipped horizontally and
+    vertically at random (the training augmentation). Raises `error` naming the dataset when 100
+    draws per image find none with objects."""
+    images, targets = [], []
+    tries = 0
+    while len(images) < size:
+        image, target = ds.load(rng.randrange(len(ds)))
+        tries += 1
+        if len(target['labels']) == 0:
+            if tries > 100 * size:
+                raise error('%s: no image with annotations among %d drawn' % (getattr(ds, 'file', ds.folder), tries))
+            continue
+        if rng.random() < 0.5:
+            image, target = flip(image, target, horizontal=True)
+        if rng.random() < 0.5:
+            image, target = flip(image, target, horizontal=False)
+        images.append(image)
+        targets.append(target)
+    return images, targets

@@ -20,7 +20,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from shapes_data import ShapesDataset, flip  # noqa: E402
+from shapes_data import ShapesDataset, batch  # noqa: E402
 from shapes_model import build_model, frozen_state_dict  # noqa: E402
 
 
@@ -40,21 +40,6 @@ def lr_at(step, elapsed, args):
         t = max(t, elapsed / (args.max_minutes * 60))
     t = min(1.0, t)
     return args.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
-
-
-def batch(ds, rng, size):
-    images, targets = [], []
-    while len(images) < size:
-        image, target = ds.load(rng.randrange(len(ds)))
-        if len(target['labels']) == 0:
-            continue
-        if rng.random() < 0.5:
-            image, target = flip(image, target, horizontal=True)
-        if rng.random() < 0.5:
-            image, target = flip(image, target, horizontal=False)
-        images.append(image)
-        targets.append(target)
-    return images, targets
 
 
 def save(path, obj):
