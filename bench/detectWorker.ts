@@ -1,12 +1,13 @@
 /**
  * One side of `npm run bench`, in its own process so that its peak RSS is its own:
- *   ours  <package> <image> <threads> <repeats>   resdet's detect, per-stage medians
+ *   ours  <package> <image> <threads> <repeats> [dtype]  resdet's detect, per-stage medians
  *   whole <model.onnx> <image> <threads> <repeats> torchvision exported whole, one session.run
  * Prints one JSON line.
  */
 import * as ort from 'onnxruntime-node';
 import { decodeImage, toRgbImage } from '../src/image/index.js';
 import { loadModel, type StageTimings } from '../src/index.js';
+import type { Precision } from '../src/modelPackage/index.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -20,8 +21,8 @@ function median(xs: number[]): number {
  */
 const asTorchvision = { masks: 'binary', scoreThreshold: 0.05 } as const;
 
-async function ours(pkg: string, image: string, threads: number, repeats: number): Promise<object> {
-  const model = await loadModel(pkg, { threads });
+async function ours(pkg: string, image: string, threads: number, repeats: number, dtype?: Precision): Promise<object> {
+  const model = await loadModel(pkg, { threads, ...(dtype ? { dtype } : {}) });
   await model.detect(image, asTorchvision); // warm-up
   const runs: StageTimings[] = [];
   let detections = 0;
@@ -53,8 +54,8 @@ async function whole(onnxPath: string, image: string, threads: number, repeats: 
   return { medianMs: median(times), detections, totals: times };
 }
 
-const [mode, path, image, threads, repeats] = process.argv.slice(2);
+const [mode, path, image, threads, repeats, dtype] = process.argv.slice(2);
 const result = mode === 'ours'
-  ? await ours(path, image, Number(threads), Number(repeats))
+  ? await ours(path, image, Number(threads), Number(repeats), dtype as Precision | undefined)
   : await whole(path, image, Number(threads), Number(repeats));
 console.log(JSON.stringify({ ...result, peakRssMiB: process.resourceUsage().maxRSS / 1024 }));

@@ -22,6 +22,14 @@ from scenes import scene  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def export_whole(model, img, path):
+    """The model as one ONNX graph (opset 11, dynamic image size), as users deploy it today."""
+    warnings.filterwarnings("ignore")  # torch.onnx.export's tracer warnings say nothing here
+    torch.onnx.export(model, ([img],), path, opset_version=11,
+                      input_names=["image"], output_names=["boxes", "labels", "scores", "masks"],
+                      dynamic_axes={"image": [1, 2]})
+
+
 def main(out, threads, repeats, family):
     warnings.filterwarnings("ignore")  # torch.onnx.export's tracer warnings say nothing here
     torch.set_num_threads(threads)
@@ -44,9 +52,7 @@ def main(out, threads, repeats, family):
             times.append((time.perf_counter() - t0) * 1e3)
     eager_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    torch.onnx.export(model, ([img],), os.path.join(out, "whole.onnx"), opset_version=11,
-                      input_names=["image"], output_names=["boxes", "labels", "scores", "masks"],
-                      dynamic_axes={"image": [1, 2]})
+    export_whole(model, img, os.path.join(out, "whole.onnx"))
     export_s = time.perf_counter() - t0
     meta = {"eagerMs": statistics.median(times), "eagerRuns": times, "eagerPeakRssMiB": eager_rss,
             "detections": int(res["scores"].numel()), "exportSeconds": export_s, "threads": threads,

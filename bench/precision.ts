@@ -2,17 +2,19 @@
  * `npm run bench:precision`: resdet's precision variants side by side in one run.
  * 1. The bundled shapes model: fp32, fp16 and int8 (percentile, min-max and entropy calibration, and int8
  *    with the predictor layers left in float) - box and mask AP by `resdet eval` on its held-out
- *    set (200 images of the generator's seed 1), package sizes, and per-image time on the sample
+ *    set (200 images of the generator's seed 1), package sizes, the share of fp32's detections fp16
+ *    and int8 reproduce on that set, and per-image time on the sample
  *    images (2 threads and 1, medians, runs alternating between variants).
  * 2. A ResNet-50-FPN Mask R-CNN (bench/precision_reference.py: `npm run bench`'s seeded model and
- *    image, 800x1066 input): fp32, fp16, int8 medians with the per-stage split, and the share of
+ *    image, 800x1066 input): fp32, fp16, int8 medians with the per-stage split, the share of
  *    fp32's detections each variant reproduces (same label, box IoU >= 0.9, score within 0.05;
- *    masks IoU >= 0.9). Skipped with RESDET_PRECISION_R50=0.
+ *    masks IoU >= 0.9), and fp32 and int8 against the same model exported whole to ONNX, each in
+ *    its own process. Skipped with RESDET_PRECISION_R50=0.
  * Environment: RESDET_BENCH_THREADS (2), RESDET_BENCH_REPEATS (shapes 15, R50 5),
  * RESDET_PRECISION_HELDOUT (200), RESDET_PRECISION_CALIBRATION (32 shapes / 8 R50 images).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { convertCheckpoint } from '../src/convert/index.js';
 import { type Detector, loadModel, readModelPackage } from '../src/index.js';
@@ -104,8 +106,9 @@ async function shapesBench(): Promise<void> {
     const d = (x: number, y: number) => `${x >= y ? '+' : ''}${((x - y) * 100).toFixed(2)}`;
     console.log(`${r.name.padEnd(28)}${pad(r.box.toFixed(4), 8)}${pad(d(r.box, base.box), 8)}${pad(r.mask.toFixed(4), 9)}${pad(d(r.mask, base.mask), 8)}${pad(mb(r.bytes), 10)}${pad((r.bytes / base.bytes).toFixed(2), 7)}`);
   }
-  const repeats = Number(process.env.RESDET_BENCH_REPEATS ?? 15);
   const int8Dir = join(cache, 'shapes-int8-percentile');
+  await reproducedShare(fp16, int8Dir, join(heldOut, 'val'));
+  const repeats = Number(process.env.RESDET_BENCH_REPEATS ?? 15);
   for (const t of [threads, 1]) {
     const models = { fp32: await loadModel(fp16, { threads: t }), fp16: await loadModel(fp16, { threads: t, dtype: 'fp16' }), int8: await loadModel(int8Dir, { threads: t, dtype: 'int8' }) };
     const medians = await timeVariants(models, samples, repeats);
@@ -114,12 +117,40 @@ async function shapesBench(): Promise<void> {
   }
 }
 
+/**
+ * On the trained bundled model, the share of fp32's detections (score >= 0.5, detect's default)
+ * that fp16 and int8 reproduce under the R50 rule below, over the held-out images: with trained
+ * weights this says what a user sees change, unlike the seeded R50's near-random scores.
+ */
+async function reproducedShare(fp16Dir: string, int8Dir: string, images: string): Promise<void> {
+  const files = readdirSync(images).filter((f) => f.endsWith('.png')).sort().map((f) => join(images, f));
+  const models = { fp32: await loadModel(fp16Dir, { threads }), fp16: await loadModel(fp16Dir, { threads, dtype: 'fp16' }), int8: await loadModel(int8Dir, { threads, dtype: 'int8' }) };
+  const counts = { fp16: { matched: 0, masks: 0, pairs: 0 }, int8: { matched: 0, masks: 0, pairs: 0 } };
+  let expectedTotal = 0;
+  for (const file of files) {
+    const expected = resdetDetections(await models.fp32.detect(file), true);
+    expectedTotal += expected.scores.length;
+    for (const name of ['fp16', 'int8'] as const) {
+      const r = matchDetections(resdetDetections(await models[name].detect(file), true), expected, { minBoxIou: 0.9, maxScoreDiff: 0.05, minMaskIou: 0.9 });
+      counts[name].matched += Math.round(r.recall * expected.scores.length);
+      counts[name].masks += r.maskMatched;
+      counts[name].pairs += r.maskPairs;
+    }
+  }
+  await Promise.all(Object.values(models).map((m) => m.release()));
+  console.log(`\nshapes, fp32 detections (score >= 0.5) reproduced over the ${files.length} held-out images (label equal, box IoU >= 0.9, score within 0.05; masks IoU >= 0.9), of ${expectedTotal}:`);
+  for (const name of ['fp16', 'int8'] as const) {
+    const c = counts[name];
+    console.log(`  ${name === 'int8' ? 'int8 (percentile)' : name}: ${(100 * c.matched / expectedTotal).toFixed(1)}%, masks ${c.masks}/${c.pairs}`);
+  }
+}
+
 async function r50Bench(): Promise<void> {
   const folder = join(cache, 'r50');
   const calibrationCount = Number(process.env.RESDET_PRECISION_CALIBRATION ?? 8);
   mkdirSync(folder, { recursive: true });
-  if (!existsSync(join(folder, 'model.pth'))) {
-    console.log('\n[R50-FPN] torchvision: building the seeded model of npm run bench...');
+  if (!existsSync(join(folder, 'model.pth')) || !existsSync(join(folder, 'whole.onnx'))) {
+    console.log('\n[R50-FPN] torchvision: building the seeded model of npm run bench and exporting it whole to ONNX...');
     const py = spawnSync(pythonExecutable(), [join(repoRoot, 'bench', 'precision_reference.py'), folder, String(calibrationCount)], { stdio: ['ignore', 'ignore', 'inherit'] });
     if (py.status !== 0) throw new Error(`bench/precision_reference.py failed (exit ${py.status}); is python3-torchvision installed? (npm run setup:test)`);
   }
@@ -148,6 +179,29 @@ async function r50Bench(): Promise<void> {
   }
   console.log(`sizes: fp32 ${mb(packageBytes(variants, 'fp32'))}, fp16 ${mb(packageBytes(variants, 'fp16'))} (${(packageBytes(variants, 'fp16') / packageBytes(variants, 'fp32')).toFixed(2)}), int8 ${mb(packageBytes(variants, 'int8'))} (${(packageBytes(variants, 'int8') / packageBytes(variants, 'fp32')).toFixed(2)})`);
   await Promise.all(Object.values(models).map((m) => m.release()));
+  wholeGraphSideBySide(variants, join(folder, 'whole.onnx'), image, repeats);
+}
+
+/**
+ * resdet's fp32 and int8 against the same model exported whole (opset 11, `npm run bench`'s
+ * reference), each in its own process (bench/detectWorker.js) so that neither shares caches or
+ * threads with the other, alternating, at torchvision's own output (every detection above 0.05).
+ */
+function wholeGraphSideBySide(pkg: string, wholeOnnx: string, image: string, repeats: number): void {
+  const worker = (...args: string[]) => {
+    const run = spawnSync(process.execPath, [join(repoRoot, 'dist', 'bench', 'detectWorker.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (run.status !== 0) throw new Error(`bench worker ${args[0]} failed:\n${run.stderr}`);
+    return JSON.parse(run.stdout.trim().split('\n').pop()!) as { stages?: Record<string, number>; medianMs?: number };
+  };
+  const totals: Record<'fp32' | 'int8' | 'whole', number[]> = { fp32: [], int8: [], whole: [] };
+  for (let round = 0; round < 3; round++) {
+    totals.whole.push(worker('whole', wholeOnnx, image, String(threads), String(repeats)).medianMs!);
+    totals.fp32.push(worker('ours', pkg, image, String(threads), String(repeats), 'fp32').stages!.total);
+    totals.int8.push(worker('ours', pkg, image, String(threads), String(repeats), 'int8').stages!.total);
+  }
+  const [f, i, w] = [median(totals.fp32), median(totals.int8), median(totals.whole)];
+  console.log(`\nagainst the whole-graph ONNX export (opset 11) in the same onnxruntime-node, ${threads} threads, each in its own process, medians of 3 alternating rounds of ${repeats} runs (scoreThreshold 0.05, as torchvision):`);
+  console.log(`  whole-graph export ${w.toFixed(0)} ms; resdet fp32 ${f.toFixed(0)} ms (${(f / w).toFixed(2)}x, goal <= 0.75x); resdet int8 ${i.toFixed(0)} ms (${(i / w).toFixed(2)}x; ${(i / f).toFixed(2)}x fp32)`);
 }
 
 await shapesBench();
