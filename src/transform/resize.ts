@@ -86,6 +86,10 @@ export function resizeBilinearRgb8Into(
   output: Float32Array, outHeight: number, outWidth: number,
   outStride: number, outPlaneSize: number, outOffset = 0,
 ): void {
+  if (outHeight === height && outWidth === width) {
+    copyRgb8Into(rgb, lut, height, width, output, outStride, outPlaneSize, outOffset);
+    return;
+  }
   const ty = linearTaps(height, outHeight);
   const tx = linearTaps(width, outWidth);
   const rowStride = 3 * width;
@@ -106,6 +110,21 @@ export function resizeBilinearRgb8Into(
         output[o + ox] =
           wy0 * (wx0 * table[rgb[r0 + a]] + wx1 * table[rgb[r0 + b]]) + wy1 * (wx0 * table[rgb[r1 + a]] + wx1 * table[rgb[r1 + b]]);
       }
+    }
+  }
+}
+
+/**
+ * The resize to the same size: every tap is (i, 1) and (i or i + 1, 0), so torch's sum is
+ * 1 * (1 * v + 0 * v') + 0 * (...) = v exactly: a table lookup per pixel gives the same bits.
+ */
+function copyRgb8Into(rgb: Uint8Array, lut: Float32Array, height: number, width: number, output: Float32Array, outStride: number, outPlaneSize: number, outOffset: number): void {
+  for (let c = 0; c < 3; c++) {
+    const table = lut.subarray(c * 256, (c + 1) * 256);
+    const outPlane = outOffset + c * outPlaneSize;
+    for (let y = 0; y < height; y++) {
+      const o = outPlane + y * outStride;
+      for (let x = 0, i = 3 * y * width + c; x < width; x++, i += 3) output[o + x] = table[rgb[i]];
     }
   }
 }

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { torchvisionDefaults } from '../../src/config.js';
 import { resizedSize, transformImage } from '../../src/transform/index.js';
 import { torchReference } from '../helpers/reference.js';
+import { Prng } from '../../src/dataset/prng.js';
 import { getFloat32, getInt, getShape } from '../helpers/tensorArchive.js';
 
 describe('transform (GeneralizedRCNNTransform)', () => {
@@ -21,6 +22,20 @@ describe('transform (GeneralizedRCNNTransform)', () => {
       expect(maxDiff).to.be.below(1e-5);
     });
   }
+
+  it('gives 8-bit images the float path\'s tensor to the bit, already at the model\'s size (no resampling) or not', () => {
+    const prng = new Prng(3);
+    for (const [h, w] of [[256, 256], [256, 200], [300, 310]]) {
+      const rgb = Uint8Array.from({ length: h * w * 3 }, () => Math.floor(prng.next() * 256));
+      const planar = new Float32Array(3 * h * w);
+      for (let i = 0; i < h * w; i++) for (let c = 0; c < 3; c++) planar[c * h * w + i] = Math.fround(rgb[3 * i + c] / 255);
+      const sized = { ...cfg, minSize: 256, maxSize: 256 };
+      const a = transformImage({ rgb, height: h, width: w }, sized);
+      const b = transformImage({ data: planar, height: h, width: w }, sized);
+      expect(a.imageSize, `${h}x${w}`).to.deep.equal(b.imageSize);
+      expect(Buffer.from(a.data.buffer).equals(Buffer.from(b.data.buffer)), `${h}x${w}: same bits`).to.equal(true);
+    }
+  });
 
   it('computes the scale in float32 as 0.14 does (427x640 -> 799x1199), or in double on request', () => {
     expect(resizedSize(427, 640, cfg)).to.deep.equal([799, 1199]);
