@@ -149,38 +149,44 @@ export async function annotateCommand(argv: string[]): Promise<void> {
     tolerance: num('tolerance', 0, 1000)!, maxPixels: num('max-pixels', 1, Number.MAX_SAFE_INTEGER, true),
     threads: num('threads', 1, 1024, true), jobs: num('jobs', 1, 64, true), workers: num('workers', 1, 64, true), checkpointSeconds: num('checkpoint-seconds', 0, 86_400)!,
   };
-  makeOutputFolder(out);
-  const remote = /^https?:\/\//i.test(values.model!);
-  const provider = values.provider as Provider;
-  const dtype = values.dtype as Precision;
-  const jobs = options.jobs ?? defaultJobs(provider);
-  const threads = options.threads ?? jobThreads(jobs, options.workers ?? 1);
-  // Loaded here once (a URL is downloaded into the cache, the classes are checked); with jobs > 1
-  // each job then loads its own copy from the same place and this one is released.
-  const detector = await loadModel(values.model!, { provider, threads, dtype, ...(remote ? { onProgress: progressReporter(process.stderr) } : {}) });
-  // A class the model does not have is refused here, before any image is read.
-  if (classes.length) {
-    const unknown = classes.filter((c) => !detector.classes.slice(1).includes(c));
-    if (unknown.length) {
-      await detector.release();
-      throw new UsageError(`--classes: ${unknown.join(', ')} not among the model's classes (${detector.classes.slice(1).join(', ')})`, usage);
-    }
-  }
-  if (jobs > 1) await detector.release();
-  const interrupt = interruptHandler();
+  const removeIfUnused = makeOutputFolder(out);
   let summary: AnnotateSummary;
   try {
-    summary = await annotate({
-      ...options, inputs: positionals, imageRoot: values['image-root'], out, detector, modelName: values.model!, classes: classes.length ? classes : undefined,
-      formats: formats as OutputFormat[], polygons: values.polygons!, previews: values.previews!, shard, restart: values.restart!,
-      jobs, replicaModel: { model: values.model!, provider, threads, dtype },
-      stopRequested: interrupt.requested, log: (line) => process.stderr.write(line + '\n'),
-    });
-  } finally {
-    interrupt.remove();
-    await detector.release();
+    const remote = /^https?:\/\//i.test(values.model!);
+    const provider = values.provider as Provider;
+    const dtype = values.dtype as Precision;
+    const jobs = options.jobs ?? defaultJobs(provider);
+    const threads = options.threads ?? jobThreads(jobs, options.workers ?? 1);
+    // Loaded here once (a URL is downloaded into the cache, the classes are checked); with jobs > 1
+    // each job then loads its own copy from the same place and this one is released.
+    const detector = await loadModel(values.model!, { provider, threads, dtype, ...(remote ? { onProgress: progressReporter(process.stderr) } : {}) });
+    // A class the model does not have is refused here, before any image is read.
+    if (classes.length) {
+      const unknown = classes.filter((c) => !detector.classes.slice(1).includes(c));
+      if (unknown.length) {
+        await detector.release();
+        throw new UsageError(`--classes: ${unknown.join(', ')} not among the model's classes (${detector.classes.slice(1).join(', ')})`, usage);
+      }
+    }
+    if (jobs > 1) await detector.release();
+    const interrupt = interruptHandler();
+    try {
+      summary = await annotate({
+        ...options, inputs: positionals, imageRoot: values['image-root'], out, detector, modelName: values.model!, classes: classes.length ? classes : undefined,
+        formats: formats as OutputFormat[], polygons: values.polygons!, previews: values.previews!, shard, restart: values.restart!,
+        jobs, replicaModel: { model: values.model!, provider, threads, dtype },
+        stopRequested: interrupt.requested, log: (line) => process.stderr.write(line + '\n'),
+      });
+    } finally {
+      interrupt.remove();
+      await detector.release();
+    }
+    console.log(summaryLine(out, summary));
+  } catch (e) {
+    // refused before anything was written (model, classes, inputs): no empty --out is left behind
+    removeIfUnused();
+    throw e;
   }
-  console.log(summaryLine(out, summary));
   if (summary.interrupted) throw new InterruptedError(`stopped by Ctrl-C: ${out} holds a valid dataset of what was done; run the same command to resume`);
   if (summary.failed) throw new BatchError(`${summary.failed} of ${summary.total} images failed (see ${resolve(out, 'failures.json')})`);
 }

@@ -155,10 +155,14 @@ export async function detectCommand(argv: string[]): Promise<void> {
       // a missing input is reported when it is read
     }
   }
-  makeOutputFolder(out);
+  const removeIfUnused = makeOutputFolder(out);
   // A package URL downloads into the cache once, with the same progress display as convert.
   const remote = /^https?:\/\//i.test(values.model!);
-  const model = await loadModel(values.model!, { provider: values.provider as Provider, threads, dtype: values.dtype as Precision, ...(remote ? { onProgress: progressReporter(process.stderr) } : {}) });
+  const model = await loadModel(values.model!, { provider: values.provider as Provider, threads, dtype: values.dtype as Precision, ...(remote ? { onProgress: progressReporter(process.stderr) } : {}) })
+    .catch((e: unknown) => {
+      removeIfUnused();
+      throw e;
+    });
   const run: DetectRun = { model, modelName: values.model!, out, score, maskThreshold, preview: values.preview!, json: values.json!, inputs };
   const stems = new Set<string>();
   let failed = 0;
@@ -183,6 +187,7 @@ export async function detectCommand(argv: string[]): Promise<void> {
   } finally {
     await model.release();
   }
+  if (written === 0) removeIfUnused();
   if (failed) {
     const done = written === 0 ? 'nothing was written' : `${written} written to ${out}`;
     throw new BatchError(`${failed} of ${positionals.length} images failed; ${done}`);

@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync,
+  closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -120,14 +120,33 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   syncFolder(dirname(path));
 }
 
-/** Creates the output folder, or says in one line why it cannot. */
-export function makeOutputFolder(out: string): void {
+/**
+ * Creates the output folder, or says in one line why it cannot. Returns `removeIfUnused`: a run
+ * refused before it wrote anything (a model that does not load, an unknown class) calls it, and
+ * the folders this call created are removed again where they are still empty, so a failed first
+ * command leaves nothing behind; a folder that existed before is never touched.
+ */
+export function makeOutputFolder(out: string): () => void {
+  let first: string | undefined;
   try {
-    mkdirSync(out, { recursive: true });
+    first = mkdirSync(out, { recursive: true });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way, not a folder' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code ?? (e as Error).message;
     throw new OutputError(out, `cannot create the output folder (${why})`, e);
   }
   if (!statSync(out).isDirectory()) throw new OutputError(out, 'is a file, not a folder (--out names the output folder)');
+  return () => {
+    if (first === undefined) return;
+    // From the leaf up to the first folder created here, each while it is empty.
+    for (let dir = out; ; dir = dirname(dir)) {
+      try {
+        if (readdirSync(dir).length > 0) return;
+        rmdirSync(dir);
+      } catch {
+        return;
+      }
+      if (dir === first || dirname(dir) === dir) return;
+    }
+  };
 }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rleDecode, rleFrString } from '../../postprocess/index.js';
@@ -22,6 +22,7 @@ describe('resdet CLI conventions', () => {
     copyFileSync(join(repoRoot, 'samples', 'shapes-1.png'), photo);
     original = readFileSync(photo);
   });
+  afterEach(() => rmSync(work, { recursive: true, force: true }));
 
   it('--version prints the package version', () => {
     const run = resdet(['--version'], work);
@@ -47,6 +48,26 @@ describe('resdet CLI conventions', () => {
       expect(readFileSync(photo).equals(original)).to.equal(true);
       expect(existsSync(join(work, 'photo.json'))).to.equal(false);
     }
+  });
+
+  it('leaves no output folder behind when nothing was written (model refused, every image failed), and never removes one that was there', () => {
+    writeFileSync(join(work, 'broken.png'), 'not an image');
+    const noModel = resdet(['detect', 'photo.png', '--out', 'new/deeper', '--model', join(work, 'no-such-model')], work);
+    expect(noModel.status).to.equal(1);
+    expect(noModel.stderr).to.match(/no-such-model/);
+    const allFailed = resdet(['detect', 'broken.png', '--out', 'out2'], work);
+    expect(allFailed.status).to.equal(1);
+    expect(allFailed.stderr).to.match(/nothing was written/);
+    const annotateNoModel = resdet(['annotate', work, '--out', 'out3', '--model', join(work, 'no-such-model')], work);
+    expect(annotateNoModel.status).to.equal(1);
+    const annotateBadClass = resdet(['annotate', work, '--out', 'out4', '--classes', 'unicorn'], work);
+    expect(annotateBadClass.status).to.equal(2);
+    expect(annotateBadClass.stderr).to.match(/unicorn/);
+    expect(readdirSync(work).sort()).to.deep.equal(['broken.png', 'photo.png']);
+    mkdirSync(join(work, 'kept'));
+    expect(resdet(['detect', 'broken.png', '--out', 'kept'], work).status).to.equal(1);
+    expect(resdet(['annotate', work, '--out', 'kept', '--model', join(work, 'no-such-model')], work).status).to.equal(1);
+    expect(existsSync(join(work, 'kept')), 'a folder the user made is never removed').to.equal(true);
   });
 
   it('counts what was really written when some images fail', () => {
