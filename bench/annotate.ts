@@ -2,7 +2,9 @@
  * `npm run bench:annotate`: `resdet annotate` against a plain loop of `detect` calls writing the
  * same files (instances.json with RLE masks, and previews when on), on the bundled model over
  * generated shapes images, each side in its own process, alternating, side by side in one run;
- * then the memory of one long annotate run (RSS after its first images and at its end).
+ * then what running images side by side can give here at most (one plain 1-thread loop per core,
+ * at once, on a share of the images each), then the memory of one long annotate run (RSS after its
+ * first images and at its end).
  * Environment: RESDET_BENCH_IMAGES (200), RESDET_BENCH_REPEATS (3), RESDET_BENCH_LONG (2000),
  * RESDET_BENCH_THREADS (unset: annotate's defaults, --jobs and --threads as the CLI picks them,
  * against the detect loop at its faster setting of 1 thread or all the cores).
@@ -36,6 +38,24 @@ async function writeImages(dir: string, count: number): Promise<void> {
     const scene = datasetScene({ seed: 5, width: size, height: size }, 'val', i);
     writeFileAtomic(join(dir, `${String(i).padStart(5, '0')}.png`), await encodePng(scene.rgb, size, size));
   }
+}
+
+/**
+ * The ceiling of data parallelism on this machine: `parts` plain 1-thread loops at once, each on
+ * every parts-th image, in their own processes (models loaded outside their timings, as the
+ * loop's): the images of all over the longest one's seconds.
+ */
+async function parallelLoops(dir: string, root: string, parts: number): Promise<number> {
+  const runs = Array.from({ length: parts }, (_, k) => new Promise<{ images: number; seconds: number }>((resolve, reject) => {
+    const out = join(root, `out-part-${k}`);
+    rmSync(out, { recursive: true, force: true });
+    const child = spawn(process.execPath, [join(here, 'annotateWorker.js'), 'loop', dir, out, '1', '1', `${k}/${parts}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(stdout.trim().split('\n').pop()!) as { images: number; seconds: number }) : reject(new Error(`parallel loop ${k} failed (exit ${code})`))));
+  }));
+  const done = await Promise.all(runs);
+  return done.reduce((n, r) => n + r.images, 0) / Math.max(...done.map((r) => r.seconds));
 }
 
 function side(mode: 'loop' | 'annotate', dir: string, out: string, previews: boolean, sideThreads = threads): { imagesPerSecond: number; detections: number } {
@@ -99,6 +119,7 @@ async function main(): Promise<void> {
     const jobs = defaultJobs('cpu');
     console.log(`${images} generated shapes images (256-320 px), bundled model, ${repeats} alternating runs per side; annotate: ${threads ? `${threads} threads` : `its defaults, ${jobs} job${jobs > 1 ? 's' : ''} of ${jobThreads(jobs, 1)} thread${jobThreads(jobs, 1) > 1 ? 's' : ''} (model loading inside the timing)`}; detect loop: ${loopThreads} thread${loopThreads === '1' ? '' : 's'}, model loaded and warm outside the timing`);
     const rows: string[] = [];
+    let loopOn = NaN;
     for (const previews of [true, false]) {
       const loop: number[] = [];
       const ours: number[] = [];
@@ -107,12 +128,24 @@ async function main(): Promise<void> {
         ours.push(side('annotate', dir, join(root, 'out-annotate'), previews).imagesPerSecond);
       }
       const [l, a] = [median(loop), median(ours)];
+      if (previews) loopOn = l;
       rows.push(`${(previews ? 'previews on' : 'previews off').padEnd(14)} ${a.toFixed(1).padStart(9)} ${l.toFixed(1).padStart(9)} ${(a / l).toFixed(2).padStart(7)}`);
       console.log(`  previews ${previews ? 'on' : 'off'}: annotate ${ours.map((x) => x.toFixed(1)).join(', ')} images/s; loop ${loop.map((x) => x.toFixed(1)).join(', ')}`);
     }
     console.log(`\nimages/s (medians)  ${'annotate'.padStart(9)} ${'detect loop'.padStart(9)} ${'ratio'.padStart(7)}`);
     for (const row of rows) console.log(`${row}`);
     console.log('goal: >= 1.3x with previews on');
+    const cores = availableParallelism();
+    if (cores > 1) {
+      const together: number[] = [];
+      const alone: number[] = [];
+      for (let r = 0; r < repeats; r++) {
+        together.push(await parallelLoops(dir, root, cores));
+        alone.push(side('loop', dir, join(root, 'out-loop'), true, '1').imagesPerSecond);
+      }
+      const [t, a] = [median(together), median(alone)];
+      console.log(`\nwhat running images side by side can give on this machine, previews on: ${cores} plain 1-thread loops at once, each on 1/${cores} of the images (models loaded outside the timing): ${t.toFixed(1)} images/s together, one alone ${a.toFixed(1)} (${(t / a).toFixed(2)}x from ${cores} cores), ${(t / loopOn).toFixed(2)}x the ${loopThreads}-thread loop`);
+    }
     if (long > 0) {
       const m = await longRun(dir, long, root);
       console.log(`\nmemory: ${long} images with previews in ${m.seconds.toFixed(0)} s: RSS ${m.early.toFixed(0)} MiB after 100 images, ${m.end.toFixed(0)} MiB at the end (peak ${m.peak.toFixed(0)} MiB)`);

@@ -1,6 +1,7 @@
 /**
  * One side of `npm run bench:annotate`, in its own process:
- *   loop     <images> <out> <previews 0|1> <threads>  a plain loop of detect() calls writing the same files
+ *   loop     <images> <out> <previews 0|1> <threads> [K/N]  a plain loop of detect() calls writing the
+ *            same files; with K/N only every N-th image from the K-th (0-based), for N loops side by side
  *   annotate <images> <out> <previews 0|1> [threads]  resdet annotate's pipeline (src/annotate/run.ts),
  *            with the CLI's default jobs and threads unless threads is given
  * Prints one JSON line: images, seconds, imagesPerSecond, detections.
@@ -19,7 +20,7 @@ import { encodePng } from '../src/image/encode.js';
 import { loadModel } from '../src/index.js';
 import { drawPreview } from '../src/preview/index.js';
 
-const [mode, images, out, previewsArg, threadsArg] = process.argv.slice(2);
+const [mode, images, out, previewsArg, threadsArg, partArg] = process.argv.slice(2);
 const previews = previewsArg === '1';
 // annotate runs as the CLI does by default (defaultJobs jobs of jobThreads threads each); the
 // loop with the threads it is given (bench/annotate.ts picks its faster setting).
@@ -27,7 +28,8 @@ const jobs = mode === 'annotate' ? defaultJobs('cpu') : 1;
 const threads = threadsArg ? Number(threadsArg) : jobThreads(jobs, 1);
 const detector = await loadModel('shapes', { threads });
 const categories = detector.classes.slice(1).map((name, i) => ({ id: i + 1, name, supercategory: 'object' }));
-const files = readdirSync(images).filter((f) => f.endsWith('.png')).sort();
+const [part, parts] = partArg ? partArg.split('/').map(Number) : [0, 1];
+const files = readdirSync(images).filter((f) => f.endsWith('.png')).sort().filter((_, i) => i % parts === part);
 // One warm-up image outside the timing, for both sides.
 await detector.detect(join(images, files[0]));
 const t0 = performance.now();
