@@ -117,6 +117,22 @@ async function shapesBench(): Promise<void> {
   }
 }
 
+/** Relative RMS error of each pyramid level of `other` against `base` on one image: the size of a variant's feature error. */
+async function pyramidError(base: Detector, other: Detector, image: string): Promise<string> {
+  const [a, b] = [await base.detect(image, { pyramid: true }), await other.detect(image, { pyramid: true })];
+  return a.pyramid!.levels.map((level, i) => {
+    const x = level.data;
+    const y = b.pyramid!.levels[i].data;
+    let err = 0;
+    let sum = 0;
+    for (let j = 0; j < x.length; j++) {
+      err += (x[j] - y[j]) ** 2;
+      sum += x[j] ** 2;
+    }
+    return `${level.name} ${(100 * Math.sqrt(err / sum)).toFixed(1)}%`;
+  }).join(', ');
+}
+
 /**
  * On the trained bundled model, the share of fp32's detections (score >= 0.5, detect's default)
  * that fp16 and int8 reproduce under the R50 rule below, over the held-out images: with trained
@@ -137,12 +153,14 @@ async function reproducedShare(fp16Dir: string, int8Dir: string, images: string)
       counts[name].pairs += r.maskPairs;
     }
   }
+  const pyramid = await pyramidError(models.fp32, models.int8, files[0]);
   await Promise.all(Object.values(models).map((m) => m.release()));
   console.log(`\nshapes, fp32 detections (score >= 0.5) reproduced over the ${files.length} held-out images (label equal, box IoU >= 0.9, score within 0.05; masks IoU >= 0.9), of ${expectedTotal}:`);
   for (const name of ['fp16', 'int8'] as const) {
     const c = counts[name];
     console.log(`  ${name === 'int8' ? 'int8 (percentile)' : name}: ${(100 * c.matched / expectedTotal).toFixed(1)}%, masks ${c.masks}/${c.pairs}`);
   }
+  console.log(`  int8's pyramid error (relative RMS against fp32, per level, on ${files[0].split('/').pop()}): ${pyramid}`);
 }
 
 async function r50Bench(): Promise<void> {
@@ -177,6 +195,7 @@ async function r50Bench(): Promise<void> {
     const r = matchDetections(got, expected, { minBoxIou: 0.9, maxScoreDiff: 0.05, minMaskIou: 0.9 });
     console.log(`  ${name}: ${(r.recall * 100).toFixed(1)}% of fp32's (${got.scores.length} detections; ${(r.precision * 100).toFixed(1)}% of its own matched), masks ${r.maskMatched}/${r.maskPairs}`);
   }
+  console.log(`  int8's pyramid error (relative RMS against fp32, per level): ${await pyramidError(models.fp32, models.int8, image)}`);
   console.log(`sizes: fp32 ${mb(packageBytes(variants, 'fp32'))}, fp16 ${mb(packageBytes(variants, 'fp16'))} (${(packageBytes(variants, 'fp16') / packageBytes(variants, 'fp32')).toFixed(2)}), int8 ${mb(packageBytes(variants, 'int8'))} (${(packageBytes(variants, 'int8') / packageBytes(variants, 'fp32')).toFixed(2)})`);
   await Promise.all(Object.values(models).map((m) => m.release()));
   wholeGraphSideBySide(variants, join(folder, 'whole.onnx'), image, repeats);
