@@ -9,7 +9,7 @@ import { ResdetError } from '../../postprocess/errors.js';
 import { decodeImage } from '../image/decode.js';
 import { encodePng } from '../image/encode.js';
 import { drawPreview } from '../preview/index.js';
-import { writeFileAtomic } from '../cli/files.js';
+import { writeFileAtomicAsync } from '../cli/files.js';
 import { toObjects } from './objects.js';
 import type { DecodeReply, DecodeRequest, FinishReply, FinishRequest } from './worker.js';
 
@@ -30,16 +30,34 @@ export async function decode(req: DecodeRequest): Promise<{ reply: DecodeReply; 
 }
 
 export async function finish(req: FinishRequest): Promise<FinishReply> {
-  try {
-    const objects = toObjects(req.detections, req.width, req.height, req.polygons, req.tolerance, req.minArea);
-    if (req.previewPath && req.rgb) {
-      const rgba = await drawPreview(req.rgb, req.width, req.height, req.detections);
-      const png = await encodePng(rgba, req.width, req.height);
-      mkdirSync(dirname(req.previewPath), { recursive: true });
-      writeFileAtomic(req.previewPath, png);
+  return finishOverlapped(req).done;
+}
+
+/**
+ * {@link finish} in two steps: `drawn` resolves once the work that needs this thread is over (the
+ * objects, the preview drawn), `done` once the preview is encoded (sharp, on libuv's pool) and on
+ * disk (fsync'd there too). A caller may start its next image at `drawn`: the encode and the disk
+ * flush then overlap with it.
+ */
+export function finishOverlapped(req: FinishRequest): { drawn: Promise<void>; done: Promise<FinishReply> } {
+  let markDrawn!: () => void;
+  const drawn = new Promise<void>((resolve) => (markDrawn = resolve));
+  const done = (async (): Promise<FinishReply> => {
+    try {
+      const objects = toObjects(req.detections, req.width, req.height, req.polygons, req.tolerance, req.minArea);
+      if (req.previewPath && req.rgb) {
+        const rgba = await drawPreview(req.rgb, req.width, req.height, req.detections);
+        markDrawn();
+        const png = await encodePng(rgba, req.width, req.height);
+        mkdirSync(dirname(req.previewPath), { recursive: true });
+        await writeFileAtomicAsync(req.previewPath, png);
+      }
+      return { kind: 'finished', seq: req.seq, objects };
+    } catch (e) {
+      return { kind: 'finished', seq: req.seq, error: errorOf(e) };
+    } finally {
+      markDrawn();
     }
-    return { kind: 'finished', seq: req.seq, objects };
-  } catch (e) {
-    return { kind: 'finished', seq: req.seq, error: errorOf(e) };
-  }
+  })();
+  return { drawn, done };
 }

@@ -38,9 +38,15 @@ export interface PipelineOptions {
   stopRequested?: () => boolean;
   /**
    * Run the networks on this many inference workers, each loading its own copy of `model`
-   * (replicas.ts), instead of `detector` on this thread; `workers` and `prefetch` then do not apply.
+   * (replicas.ts), `detector` on this thread only until they are loaded; `workers` and `prefetch`
+   * then do not apply.
    */
   replicas?: { count: number; model: ReplicaModel };
+  /**
+   * With `replicas`: called once every worker has loaded and `detector` has finished the first
+   * images it ran meanwhile; it takes no more (the CLI releases it then).
+   */
+  starterDone?: () => void;
 }
 
 /** One helper thread and the requests it has not answered yet. */

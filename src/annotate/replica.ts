@@ -1,20 +1,21 @@
 /**
  * An inference worker of `resdet annotate`: a thread holding its own copy of the model, which
- * does the whole of an image (decode, networks, dataset objects, preview) and answers with its
- * objects. Several run side by side (`--jobs`), each with its own ONNX Runtime threads: an
- * onnxruntime-node `session.run` holds its thread until it returns, so images only run through
- * the networks at the same time on different threads.
+ * does the whole of an image (networks, dataset objects, preview) and answers with its objects;
+ * the next image starts while the last one's preview is encoded and flushed to disk. Several run
+ * side by side (`--jobs`), each with its own ONNX Runtime threads: an onnxruntime-node
+ * `session.run` holds its thread until it returns, so images only run through the networks at
+ * the same time on different threads.
  *
  * Images arrive decoded (the main thread decodes them: libvips keeps its error text per process,
  * so decoders failing at once on several threads lose each other's reasons) and are taken in order.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Detector } from '../detector/index.js';
 import type { DetectOptions } from '../detector/result.js';
 import { loadModel } from '../index.js';
 import type { Precision } from '../modelPackage/manifest.js';
 import type { Provider } from '../runtime/index.js';
-import { errorOf, finish } from './imageJobs.js';
+import { errorOf } from './imageJobs.js';
+import { annotateOne } from './annotateOne.js';
 import type { AnnotatedObject } from './types.js';
 
 /** How a replica loads its copy of the model (what `loadModel` takes, minus callbacks). */
@@ -51,24 +52,6 @@ export type ReplicaReply =
     error?: { code: string; message: string };
   };
 
-async function annotateOne(detector: Detector, req: AnnotateRequest): Promise<ReplicaReply> {
-  const { rgb, width, height } = req;
-  let detections;
-  try {
-    detections = (await detector.detect({ data: rgb, width, height, channels: 3 }, { ...req.detectOptions, masks: 'binary' })).detections;
-  } catch (e) {
-    const error = e as { code?: unknown; message?: unknown };
-    const known = typeof error.code === 'string' && typeof error.message === 'string';
-    return { kind: 'annotated', seq: req.seq, error: known ? { code: error.code as string, message: error.message as string } : errorOf(e) };
-  }
-  const done = await finish({
-    kind: 'finish', seq: req.seq, detections, width, height, polygons: req.polygons, tolerance: req.tolerance, minArea: req.minArea,
-    ...(req.previewPath ? { previewPath: req.previewPath, rgb } : {}),
-  });
-  if (done.error || !done.objects) return { kind: 'annotated', seq: req.seq, error: done.error ?? { code: 'INTERNAL', message: 'internal error (please report it): no objects' } };
-  return { kind: 'annotated', seq: req.seq, width, height, objects: done.objects };
-}
-
 if (parentPort) {
   const port = parentPort;
   const spec = workerData as ReplicaModel;
@@ -78,13 +61,13 @@ if (parentPort) {
   let queue: Promise<unknown> = loaded.catch(() => undefined);
   port.on('message', (req: AnnotateRequest) => {
     queue = queue.then(async () => {
-      let reply: ReplicaReply;
       try {
-        reply = await annotateOne(await loaded, req);
+        const { next, reply } = await annotateOne(await loaded, req);
+        void reply.then((r) => port.postMessage(r));
+        await next;
       } catch (e) {
-        reply = { kind: 'annotated', seq: req.seq, error: errorOf(e) };
+        port.postMessage({ kind: 'annotated', seq: req.seq, error: errorOf(e) } satisfies ReplicaReply);
       }
-      port.postMessage(reply);
     });
   });
 }

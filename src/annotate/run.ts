@@ -56,10 +56,13 @@ export interface AnnotateOptions extends ResultOptions {
   workers?: number;
   /**
    * Images annotated at once (default 1): above 1, each on an inference worker holding its own
-   * copy of the model, loaded as `replicaModel` says, and `detector` only names the classes.
+   * copy of the model, loaded as `replicaModel` says (the model `detector` is: the CLI loads both
+   * from one --model), and `detector` runs the first images while they load.
    */
   jobs?: number;
   replicaModel?: ReplicaModel;
+  /** With jobs > 1: `detector` is done (every worker loaded); see PipelineOptions. */
+  starterDone?: () => void;
   /** Checked before each image (Ctrl-C). */
   stopRequested?: () => boolean;
   /** One-line notices (resume, checkpoints): stderr in the CLI. */
@@ -205,7 +208,7 @@ export async function annotate(options: AnnotateOptions): Promise<AnnotateSummar
         ...(options.classes ? { classes: [...options.classes] } : {}), ...(options.maxPixels ? { maxPixels: options.maxPixels } : {}),
       },
       polygons, tolerance: options.tolerance, minArea: options.minArea, maxPixels: options.maxPixels, workers: options.workers,
-      ...(jobs > 1 ? { replicas: { count: jobs, model: options.replicaModel! } } : {}),
+      ...(jobs > 1 ? { replicas: { count: jobs, model: options.replicaModel! }, starterDone: options.starterDone } : {}),
       previewPath: options.previews ? (input) => join(out, 'previews', previews!.get(input.fileName)!) : undefined,
       stopRequested: () => {
         interrupted ||= options.stopRequested?.() ?? false;

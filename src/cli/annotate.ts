@@ -158,7 +158,8 @@ export async function annotateCommand(argv: string[]): Promise<void> {
     const jobs = options.jobs ?? defaultJobs(provider);
     const threads = options.threads ?? jobThreads(jobs, options.workers ?? 1);
     // Loaded here once (a URL is downloaded into the cache, the classes are checked); with jobs > 1
-    // each job then loads its own copy from the same place and this one is released.
+    // each job then loads its own copy from the same place, and this one runs the first images
+    // while they load and is released once they have.
     const detector = await loadModel(values.model!, { provider, threads, dtype, ...(remote ? { onProgress: progressReporter(process.stderr) } : {}) });
     // A class the model does not have is refused here, before any image is read.
     if (classes.length) {
@@ -168,13 +169,12 @@ export async function annotateCommand(argv: string[]): Promise<void> {
         throw new UsageError(`--classes: ${unknown.join(', ')} not among the model's classes (${detector.classes.slice(1).join(', ')})`, usage);
       }
     }
-    if (jobs > 1) await detector.release();
     const interrupt = interruptHandler();
     try {
       summary = await annotate({
         ...options, inputs: positionals, imageRoot: values['image-root'], out, detector, modelName: values.model!, classes: classes.length ? classes : undefined,
         formats: formats as OutputFormat[], polygons: values.polygons!, previews: values.previews!, shard, restart: values.restart!,
-        jobs, replicaModel: { model: values.model!, provider, threads, dtype },
+        jobs, replicaModel: { model: values.model!, provider, threads, dtype }, starterDone: () => void detector.release(),
         stopRequested: interrupt.requested, log: (line) => process.stderr.write(line + '\n'),
       });
     } finally {

@@ -28,13 +28,17 @@ describe('resdet annotate: resumes after kill -9 and Ctrl-C without losing or re
   let root: string;
   let fixture: Fixture;
   let reference: ReturnType<typeof comparable>;
+  /** The uninterrupted run's wall time (ms), start-up included. */
+  let fullRunMs: number;
   const args = (out: string) => ['annotate', fixture.dir, '--out', out, '--format', 'yolo', '--polygons', '--previews', '--checkpoint-seconds', '0.2'];
 
   before(async () => {
     root = mkdtempSync(join(tmpdir(), 'resdet-resume-'));
     fixture = await makeAnnotateFixture(join(root, 'images'), { good: 24 });
     const out = join(root, 'uninterrupted');
+    const t0 = performance.now();
     const run = resdet(args(out));
+    fullRunMs = performance.now() - t0;
     expect(run.code, run.stderr).to.equal(1); // the bad files fail; everything else is annotated
     reference = comparable(out);
   });
@@ -47,9 +51,10 @@ describe('resdet annotate: resumes after kill -9 and Ctrl-C without losing or re
     let kills = 0;
     let progressSeen = 0;
     for (let attempt = 0; attempt < 10; attempt++) {
-      // Between model load and a full run's length (about 4 s here), so kills land in startup,
-      // mid-image, mid-journal-append and mid-checkpoint alike.
-      const at = 300 + rng.next() * 3500;
+      // Between start-up and the time the images left would take (from the uninterrupted run's
+      // time), so kills land in start-up, mid-image, mid-journal-append and mid-checkpoint alike.
+      const left = 1 - journalLines(out) / total;
+      const at = 300 + rng.next() * Math.max(300, fullRunMs * left);
       const r = await resdetKilledAfter(args(out), at);
       if (r.killed) kills++;
       else expect(r.code, r.stderr).to.equal(1);
