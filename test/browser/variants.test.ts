@@ -27,7 +27,7 @@ const MARGIN = 0.05;
 const SAMPLE = join(repoRoot, 'samples', 'shapes-1.png');
 const VARIANTS = ['fp16', 'int8'] as const;
 
-interface PageRun { detections: PageDetection[]; provider: string }
+interface PageRun { detections: PageDetection[]; provider: string; computePrecision: string; adapterHasF16: boolean }
 
 /**
  * The bundled shapes model's precision variants through the browser entry as a user bundles it
@@ -74,13 +74,16 @@ describe('precision variants in headless Chromium, bundled as a user bundles it'
       await page.waitForFunction(() => 'resdet' in globalThis);
       return await page.evaluate(async ({ dtype, provider, options }) => {
         type Result = { provider: string; detections: { box: number[]; score: number; label: number; mask: { counts: string } }[] };
-        type Model = { detect(i: string, o: object): Promise<Result>; release(): Promise<void> };
+        type Model = { computePrecision: string; detect(i: string, o: object): Promise<Result>; release(): Promise<void> };
         const r = (globalThis as unknown as { resdet: { loadModel(u: string, o: object): Promise<Model> } }).resdet;
+        type Gpu = { requestAdapter(): Promise<{ features: Set<string> } | null> };
+        const gpu = (navigator as unknown as { gpu?: Gpu }).gpu;
+        const adapterHasF16 = (await gpu?.requestAdapter())?.features.has('shader-f16') ?? false;
         const model = await r.loadModel('/variants/', { provider, dtype });
         const out = await model.detect('/samples/shapes-1.png', options);
         await model.release();
         return {
-          provider: out.provider,
+          provider: out.provider, computePrecision: model.computePrecision, adapterHasF16,
           detections: out.detections.map((d) => ({ box: d.box, score: d.score, label: d.label, counts: d.mask.counts })),
         };
       }, { dtype, provider, options: { ...DETECT, scoreThreshold } });
@@ -96,8 +99,11 @@ describe('precision variants in headless Chromium, bundled as a user bundles it'
         site.requests.length = 0;
         const run = await detectInPage(dtype, provider);
         const mine = expected.get(dtype)!;
-        console.log(`      ${dtype}/${provider}: ${run.detections.length} detections in Chromium, ${mine.length} in Node`);
+        console.log(`      ${dtype}/${provider}: ${run.detections.length} detections in Chromium, ${mine.length} in Node; computed in ${run.computePrecision}`);
         expect(run.provider).to.equal(provider);
+        // Chromium's SwiftShader adapter has no shader-f16, so fp16 computes in float32 on webgpu too.
+        expect(run.adapterHasF16, 'the adapter has shader-f16: this test expects SwiftShader').to.equal(false);
+        expect(run.computePrecision).to.equal('fp32');
         expect(mine.length, 'Node detects something on the sample').to.be.above(0);
         expectSameDetections(run.detections, mine, `${dtype}/${provider}`);
         // The variant's own files were fetched, never the fp32 networks.
