@@ -86,6 +86,28 @@ function outputType(n: OnnxNode, index: number, first: ElemType | undefined, typ
 }
 
 /**
+ * Which nodes compute in float16, and the float32-typed values they compute (graph order is
+ * topological, so one pass sees every producer before its consumers).
+ */
+function halfNodes(
+  model: OnnxModel, types: ReadonlyMap<string, ElemType>, keep: ReadonlySet<string>, predictors: ReadonlySet<OnnxNode>,
+): { half: Set<OnnxNode>; halfValues: Set<string> } {
+  const halfValues = new Set<string>();
+  const half = new Set<OnnxNode>();
+  for (const n of model.graph.nodes) {
+    if (keep.has(n.opType) || TYPE_AGNOSTIC.has(n.opType) || predictors.has(n)) continue;
+    const floatOut = n.outputs.some((o) => types.get(o) === 'float32');
+    // A Cast from a half value to another type (int64, bool) reads the float16 value as it is.
+    if (!floatOut && n.opType !== 'Cast') continue;
+    if (LAYER_OPS.has(n.opType) || n.inputs.some((i) => halfValues.has(i))) {
+      half.add(n);
+      for (const o of n.outputs) if (types.get(o) === 'float32') halfValues.add(o);
+    }
+  }
+  return { half, halfValues };
+}
+
+/**
  * `model` with its float arithmetic in float16 from the first layer on (see the module comment);
  * the input is not modified.
  */
@@ -100,21 +122,9 @@ export function toFloat16Compute(model: OnnxModel, options: Float16ComputeOption
   const graphOutputs = new Set(g.outputs.map((o) => o.name));
   const fresh = nameSource(model);
 
-  // 1. Which nodes are half, in graph (topological) order.
-  const halfValues = new Set<string>(); // float32-typed values computed in float16
-  const half = new Set<OnnxNode>();
-  for (const n of g.nodes) {
-    if (keep.has(n.opType) || TYPE_AGNOSTIC.has(n.opType) || predictors.has(n)) continue;
-    const floatOut = n.outputs.some((o) => types.get(o) === 'float32');
-    // A Cast from a half value to another type (int64, bool) reads the float16 value as it is.
-    if (!floatOut && n.opType !== 'Cast') continue;
-    if (LAYER_OPS.has(n.opType) || n.inputs.some((i) => halfValues.has(i))) {
-      half.add(n);
-      for (const o of n.outputs) if (types.get(o) === 'float32') halfValues.add(o);
-    }
-  }
+  const { half, halfValues } = halfNodes(model, types, keep, predictors);
 
-  // 2. Rewire: half nodes read float16, float32 nodes and graph outputs read float32.
+  // Rewire: half nodes read float16, float32 nodes and graph outputs read float32.
   const nodes: OnnxNode[] = [];
   const newInitializers: OnnxTensor[] = [];
   const to16 = new Map<string, string>();
