@@ -21,10 +21,12 @@ import { ELEM_TYPE, type ElemType, type OnnxModel, type OnnxNode, type OnnxTenso
 const LAYER_OPS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
 /**
- * Ops kept in float32: RoI pooling and sampling (coordinates), ranking and suppression (TopK on
- * float16 logits would reorder near-ties), and ops with no float16 WebGPU kernel in onnxruntime.
+ * Ops kept in float32: RoI pooling and sampling (their coordinates need float32: see the module
+ * comment), ranking and suppression (TopK on float16 logits would reorder near-ties). Every other
+ * op of resdet's networks has a float16 WebGPU kernel in onnxruntime (test/gpu/float16Webgpu.test.ts
+ * checks their placement).
  */
-export const KEEP_FLOAT32: ReadonlySet<string> = new Set(['RoiAlign', 'GridSample', 'TopK', 'NonMaxSuppression', 'Range', 'CumSum']);
+export const KEEP_FLOAT32: ReadonlySet<string> = new Set(['RoiAlign', 'GridSample', 'TopK', 'NonMaxSuppression']);
 
 /** Inputs typed float32 by the ONNX spec whatever the data's type: op -> input indices. */
 const FLOAT32_INPUTS: Readonly<Record<string, readonly number[]>> = { Resize: [2], Upsample: [1] };
