@@ -73,10 +73,10 @@ export async function loadModelFromFiles(files: PackageFiles, options: RuntimeOp
   const { where, dtype, ...runtime } = options;
   const provider = await providerOrFallback(runtime);
   const pkg = await readModelPackageFromFiles(files, where, dtype);
-  return startDetector(pkg.manifest, pkg.files, provider, runtime);
+  return startDetector(pkg.manifest, pkg.files, provider, { ...runtime, dtype });
 }
 
-async function startDetector(manifest: Manifest, files: NetworkBytes, chosen: { provider: BrowserProvider; fallback?: string }, options: RuntimeOptions): Promise<Detector> {
+async function startDetector(manifest: Manifest, files: NetworkBytes, chosen: { provider: BrowserProvider; fallback?: string }, options: RuntimeOptions & { dtype?: Precision }): Promise<Detector> {
   const { provider, fallback } = chosen;
   const ort = await loadOrtWeb(provider, options);
   try {

@@ -84,13 +84,13 @@ export async function loadModel(model: string | URL, options: LoadModelOptions =
     throw new ProviderUnavailableError(provider, `fallback must be 'cpu' or unset, got ${JSON.stringify(runtime.fallback)}`);
   }
   try {
-    return await createDetector(ort as unknown as OrtModule, pkg.manifest, pkg.files, decodeImage, { ...runtime, provider });
+    return await createDetector(ort as unknown as OrtModule, pkg.manifest, pkg.files, decodeImage, { ...runtime, provider, dtype });
   } catch (e) {
     const unavailable = providerUnavailable(provider, e);
     if (!unavailable) throw new ModelPackageError('url' in pkg ? pkg.url : pkg.dir, `cannot create ONNX Runtime sessions: ${(e as Error).message}`);
     if (runtime.fallback !== 'cpu') throw unavailable;
     // Asked for: run on the CPU, and say so (detector.provider, result.provider, result.providerFallback).
-    return createDetector(ort as unknown as OrtModule, pkg.manifest, pkg.files, decodeImage, { ...runtime, provider: 'cpu' }, undefined, unavailable.message);
+    return createDetector(ort as unknown as OrtModule, pkg.manifest, pkg.files, decodeImage, { ...runtime, provider: 'cpu', dtype }, undefined, unavailable.message);
   }
 }
 

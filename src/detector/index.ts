@@ -12,12 +12,15 @@ import { type InferenceSession, type OrtModule, type Provider, type RuntimeOptio
 import { GeneralizedRCNN, type RcnnOutput, type RcnnSessions } from './rcnn.js';
 import { cpuOperators, type NetworkRole, type OutputLocation, type StageOperators, webgpuOperators } from './operators.js';
 import type { DetectionResult, DetectOptions, PyramidActivations } from './result.js';
+import type { Precision } from '../modelPackage/manifest.js';
+import { chooseComputePrecision, type ComputePrecision } from './precision.js';
 import { ModelReleasedError, type ResolvedDetectOptions, resolveDetectOptions } from './options.js';
 import { detectionFilter, toDetections } from './results.js';
 
 export * from './result.js';
 export { DetectOptionsError, ModelReleasedError } from './options.js';
 export { fullImageMask } from './results.js';
+export { type ComputePrecision, probeFloat16 } from './precision.js';
 
 export type ImageDecoder = (input: ImageInput, options: DecodeOptions) => Promise<DecodedImage>;
 
@@ -27,6 +30,12 @@ export interface Detector {
   readonly provider: Provider;
   /** Why the provider asked for could not start, when `fallback` ran the model on another. */
   readonly providerFallback?: string;
+  /**
+   * The precision of the networks' float arithmetic: 'fp16' for an fp16 package on 'webgpu' whose
+   * device runs float16 kernels (the adapter has `shader-f16`), else 'fp32' (an fp16 package's
+   * weights are then cast to float32 once, at load). Outputs are float32 either way.
+   */
+  readonly computePrecision: ComputePrecision;
   readonly config: DetectorConfig;
   /** Class names by label, background first. */
   readonly classes: readonly string[];
@@ -65,27 +74,31 @@ function pyramidActivations(out: RcnnOutput): PyramidActivations {
 export type NetworkBytes = { backbone: Uint8Array; rpnHead: Uint8Array; boxHead: Uint8Array; maskHead?: Uint8Array };
 
 /**
-/**
  * A detector over a checked package's networks, on `runtime.provider` with the operators that
  * provider takes (operators.ts): on 'webgpu' the pyramid stays on the GPU between the networks.
  * `backbones` resolves `manifest.backbone.kind` (default: `createBackboneRegistry()`, which knows
  * 'resnet-fpn' and 'onnx').
+ * `runtime.dtype` is the package variant the networks are (default 'fp32'): an 'fp16' one computes
+ * in float16 on a float16-capable WebGPU device (./precision.ts).
  * @param providerFallback why another provider was asked for and could not start (kept in results)
  */
 export async function createDetector(
-  ort: OrtModule, manifest: Manifest, networks: NetworkBytes, decode: ImageDecoder, runtime: RuntimeOptions,
+  ort: OrtModule, manifest: Manifest, networks: NetworkBytes, decode: ImageDecoder, runtime: RuntimeOptions & { dtype?: Precision },
   backbones: BackboneRegistry = createBackboneRegistry(), providerFallback?: string,
 ): Promise<Detector> {
   const provider: Provider = runtime.provider ?? 'cpu';
-  const opts = sessionOptions(runtime);
+  const { dtype, ...runtimeOptions } = runtime;
+  const opts = sessionOptions(runtimeOptions);
   const create = (bytes: Uint8Array, outputs: OutputLocation = 'cpu') =>
     ort.InferenceSession.create(bytes, outputs === 'cpu' ? opts : { ...opts, preferredOutputLocation: outputs });
   // The package names its backbone kind; the registry checks the file against the declared levels.
   const backbone = backbones.load(manifest.backbone.kind, networks.backbone, manifest.backbone.levels);
   const sessions: Partial<RcnnSessions> = {};
   let ops: StageOperators | undefined;
+  let computePrecision: ComputePrecision = 'fp32';
   try {
-    ops = provider === 'webgpu' ? await webgpuOperators(ort, backbone.levels, create) : cpuOperators(ort, provider === 'cuda' ? 'cuda' : 'cpu');
+    computePrecision = await chooseComputePrecision(ort, provider, dtype, (bytes) => create(bytes));
+    ops = provider === 'webgpu' ? await webgpuOperators(ort, backbone.levels, create, computePrecision) : cpuOperators(ort, provider === 'cuda' ? 'cuda' : 'cpu');
     const network = (role: NetworkRole, bytes: Uint8Array) => create(ops!.network(role, bytes), ops!.outputLocation(role));
     sessions.backbone = await network('backbone', backbone.onnx);
     sessions.rpnHead = await network('rpnHead', networks.rpnHead);
@@ -161,6 +174,7 @@ export async function createDetector(
     manifest,
     provider,
     ...(providerFallback ? { providerFallback } : {}),
+    computePrecision,
     config,
     classes: manifest.classes,
     detect: detect as Detector['detect'],

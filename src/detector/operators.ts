@@ -6,19 +6,22 @@
  *   RPN head hand out `gpu-buffer` tensors; the RPN's per-level top-k runs on the GPU
  *   (gpu/rpnTopK.ts) so only the kept logits, indices and deltas come back; the heads' RoiAlign
  *   nodes are re-targeted at GridSample graphs (gpu/headPooling.ts) that read the GPU-resident
- *   levels; the heads' small outputs (class logits, deltas, 28x28 masks) come back.
+ *   levels; the heads' small outputs (class logits, deltas, 28x28 masks) come back. With
+ *   compute 'fp16' (an fp16 package on a device with shader-f16, ./precision.ts) the four networks
+ *   compute in float16 behind float32 interfaces (gpu/float16Compute.ts).
  * - 'cuda': the heads' RoiAlign-16 nodes become RoiAlign-10, which the CUDA provider implements.
  *
  * R: anchors, T: anchors kept by the top-k, K: RoIs, C: channels, P: pooled size.
  */
 import type { FeaturePyramid, PyramidLevel } from '../../backbones/index.js';
-import { buildDownload, buildGridMultiScaleRoiAlign, buildRpnTopK, retargetHeadPooling, rpnTopKOutputs } from '../../gpu/index.js';
+import { buildDownload, buildGridMultiScaleRoiAlign, buildRpnTopK, retargetHeadPooling, rpnTopKOutputs, toFloat16Compute } from '../../gpu/index.js';
 import { splitByLevel } from '../../heads/pooler.js';
 import { levelRanges, type PreNmsSelection, selectPreNmsTopN } from '../../heads/rpn.js';
 import { anchorsPerLocation, type RpnConfig } from '../../heads/config.js';
 import { readModel, serializeModel } from '../../onnx/index.js';
 import { multiScaleRoiAlign } from '../../postprocess/typed.js';
 import type { InferenceSession, OrtModule, Provider, Tensor } from '../runtime/index.js';
+import type { ComputePrecision } from './precision.js';
 
 export type NetworkRole = 'backbone' | 'rpnHead' | 'boxHead' | 'maskHead';
 
@@ -98,13 +101,23 @@ function retargeted(bytes: Uint8Array, target: 'webgpu' | 'cuda'): Uint8Array {
   return serializeModel(retargetHeadPooling(model, target));
 }
 
+/** A network as the WebGPU provider runs it: heads' RoiAlign re-targeted, float16 compute when asked. */
+function webgpuNetwork(role: NetworkRole, bytes: Uint8Array, compute: ComputePrecision): Uint8Array {
+  const head = role === 'boxHead' || role === 'maskHead';
+  if (compute === 'fp32') return head ? retargeted(bytes, 'webgpu') : bytes;
+  let model = readModel(bytes);
+  if (head && model.graph.nodes.some((n) => n.opType === 'RoiAlign')) model = retargetHeadPooling(model, 'webgpu');
+  // A backbone's outputs are features: its last layers compute in float16 too; the heads' predictors do not.
+  return serializeModel(toFloat16Compute(model, { float32Predictors: role !== 'backbone' }).model);
+}
+
 /**
  * The WebGPU operators. `create` makes a session on the same provider (and so the same device) as
- * the networks, with CPU outputs unless told otherwise.
+ * the networks, with CPU outputs unless told otherwise; `compute` is the networks' precision.
  */
 export async function webgpuOperators(
   ort: OrtModule, levels: readonly PyramidLevel[],
-  create: (model: Uint8Array, outputs: OutputLocation) => Promise<InferenceSession>,
+  create: (model: Uint8Array, outputs: OutputLocation) => Promise<InferenceSession>, compute: ComputePrecision = 'fp32',
 ): Promise<StageOperators> {
   const topK = await create(serializeModel(buildRpnTopK(levels.length)), 'cpu');
   let download: InferenceSession | undefined;
@@ -113,7 +126,7 @@ export async function webgpuOperators(
   return {
     kind: 'webgpu',
     outputLocation: (role) => (role === 'backbone' || role === 'rpnHead' ? 'gpu-buffer' : 'cpu'),
-    network: (role, bytes) => (role === 'boxHead' || role === 'maskHead' ? retargeted(bytes, 'webgpu') : bytes),
+    network: (role, bytes) => webgpuNetwork(role, bytes, compute),
     async preNmsTopN(head, gridSizes, cfg) {
       const ranges = levelRanges(gridSizes, anchorsPerLocation(cfg), cfg.preNmsTopN);
       const out = await topK.run({

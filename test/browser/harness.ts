@@ -51,9 +51,12 @@ export interface Request { path: string; status: number; bytes: number }
  *   /bare/    the bundle folder alone (its wasm 404s)
  *   /models/, /samples/, /node_modules/  from the repository
  *   /hang/    never answered
+ *   /<name>/  a folder of `mounts` (e.g. a package a test wrote to a temporary folder)
  * and logs every request with its status and the bytes sent.
  */
-export async function serve(bundleDir: string, headers: Record<string, string> = {}): Promise<{ origin: string; requests: Request[]; close(): void; server: Server }> {
+export async function serve(
+  bundleDir: string, headers: Record<string, string> = {}, mounts: Record<string, string> = {},
+): Promise<{ origin: string; requests: Request[]; close(): void; server: Server }> {
   const page = '<!doctype html><meta charset="utf-8"><script type="module" src="./app.js"></script>';
   const requests: Request[] = [];
   const fileFor = (path: string): string | undefined => {
@@ -65,6 +68,7 @@ export async function serve(bundleDir: string, headers: Record<string, string> =
       return join(bundleDir, normalize(name));
     }
     if (['models', 'samples', 'node_modules'].includes(area)) return join(repoRoot, normalize(path));
+    if (Object.hasOwn(mounts, area)) return join(mounts[area], normalize(name));
     return undefined;
   };
   const server = createServer((req, res) => {
@@ -77,7 +81,8 @@ export async function serve(bundleDir: string, headers: Record<string, string> =
       res.writeHead(status, { 'content-type': type, ...headers }).end(body);
     };
     if (file === 'PAGE') return send(200, page, 'text/html');
-    if (!file || !(file.startsWith(repoRoot) || file.startsWith(bundleDir)) || !existsSync(file) || !statSync(file).isFile()) return send(404, 'not found');
+    const roots = [repoRoot, bundleDir, ...Object.values(mounts)];
+    if (!file || !roots.some((root) => file.startsWith(root)) || !existsSync(file) || !statSync(file).isFile()) return send(404, 'not found');
     send(200, readFileSync(file), TYPES[extname(file)] ?? 'application/octet-stream');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { placements } from '../helpers/placement.js';
 import { runInChild } from '../helpers/child.js';
 import { repoRoot } from '../helpers/reference.js';
 import { useSwiftShader } from '../helpers/webgpu.js';
@@ -38,29 +39,6 @@ const shapeOps = new Set(['Shape', 'Reshape', 'Concat', 'Cast', 'Gather', 'Slice
 /** Ops that compute on features, scores or boxes: never on the CPU. */
 const computeOps = new Set(['GridSample', 'ReduceMean', 'ReduceSum', 'TopK', 'Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'Mul', 'Add', 'Sub', 'Div',
   'Max', 'Min', 'Greater', 'GreaterOrEqual', 'LessOrEqual', 'Relu', 'Sigmoid', 'Transpose', 'GatherElements', 'Resize', 'MaxPool', 'Softmax', 'Flatten']);
-
-/** One session's placements; onnxruntime lists the nodes unless all are on one provider ('All nodes placed on'). */
-interface Placement { graph: string; cpu: Array<{ op: string; name: string }>; gpu: Array<{ op: string; name: string }>; allOnGpu: number }
-
-function placements(stderr: string): Placement[] {
-  const out: Placement[] = [];
-  let current: Placement | undefined;
-  let side: 'cpu' | 'gpu' | undefined;
-  for (const line of stderr.split('\n')) {
-    const graph = /^@@graph (.*)$/.exec(line);
-    if (graph) out.push(current = { graph: graph[1], cpu: [], gpu: [], allOnGpu: 0 });
-    const placed = /placed on \[(\w+)ExecutionProvider\]/.exec(line);
-    if (placed) side = placed[1] === 'CPU' ? 'cpu' : placed[1] === 'WebGpu' ? 'gpu' : undefined;
-    const all = /All nodes placed on \[(\w+)ExecutionProvider\]\. Number of nodes: (\d+)/.exec(line);
-    if (all && current) {
-      expect(all[1], `${current.graph}: all nodes on ${all[1]}`).to.equal('WebGpu');
-      current.allOnGpu = Number(all[2]);
-    }
-    const node = /VerifyEachNodeIsAssignedToAnEp\]\s{3}(\w+) \((.*)\)$/.exec(line);
-    if (node && current && side) current[side].push({ op: node[1], name: node[2] });
-  }
-  return out;
-}
 
 describe('WebGPU placement: every graph of the webgpu detector computes on the GPU', function () {
   this.timeout(300_000);
