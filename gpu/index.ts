@@ -4,7 +4,7 @@
  * browsers (ops the provider places on the GPU: GridSample, AveragePool, TopK, Gather, MatMul,
  * comparisons) and on CUDA (RoiAlign-10, NonMaxSuppression). Imports onnx/ only, and no
  * runtime: the detector (src/detector/operators.ts) creates the sessions.
- * Exports: the RoIAlign, multi-scale pooler, head re-targeting, RPN top-k, NMS and download graphs.
+ * Exports: the RoIAlign, multi-scale pooler, head re-targeting, RPN top-k, NMS, mask paste and download graphs.
  */
 export { addGridRoiAlign, checkGridRoiAlignOptions, type GridRoiAlignOptions } from './roiAlign.js';
 export { buildGridMultiScaleRoiAlign, type GridPoolerSpec } from './multiScaleRoiAlign.js';
@@ -13,3 +13,4 @@ export { buildRpnTopK, rpnTopKOutputs } from './rpnTopK.js';
 export { inlineSubgraph } from './inline.js';
 export { buildDownload } from './download.js';
 export { buildNmsMask, buildNonMaxSuppression, MASK_WORD_BITS, scanSuppressionMask, scoreOrder, sortedPaddedBoxes } from './nms.js';
+export { buildPasteMasks, type GpuMaskForm, type GpuPasteSpec, pasteMasksIo } from './pasteMasks.js';
