@@ -11,6 +11,6 @@ export { buildGridMultiScaleRoiAlign, type GridPoolerSpec } from './multiScaleRo
 export { CUDA_HEAD_OPSET, type PoolingTarget, retargetHeadPooling } from './headPooling.js';
 export { buildRpnTopK, rpnTopKOutputs } from './rpnTopK.js';
 export { inlineSubgraph } from './inline.js';
-export { buildDownload } from './download.js';
+export { buildDownload, buildMaskDownload, type MaskDownloadType } from './download.js';
 export { buildNmsMask, buildNonMaxSuppression, MASK_WORD_BITS, scanSuppressionMask, scoreOrder, sortedPaddedBoxes } from './nms.js';
 export { buildPasteMasks, type GpuMaskForm, type GpuPasteSpec, pasteMasksIo } from './pasteMasks.js';

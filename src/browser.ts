@@ -16,7 +16,7 @@ import { ModelPackageError } from './modelPackage/validate.js';
 import { type BrowserProvider, chooseBrowserProvider, explainRuntimeFailure, loadOrtWeb } from './runtime/web.js';
 
 export * from './detector/result.js';
-export { DetectOptionsError, fullImageMask, ModelReleasedError } from './detector/index.js';
+export { DetectOptionsError, fullImageMask, GpuMasksDisposedError, ModelReleasedError } from './detector/index.js';
 export { ImageDecodeError, type RawPixels } from './image/index.browser.js';
 export { ModelPackageError, type Manifest, type PackageFiles, type Precision };
 export { DownloadError } from './download/errors.js';

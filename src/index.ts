@@ -16,7 +16,7 @@ import { type OrtModule, ProviderUnavailableError, type RuntimeOptions } from '.
 
 export type { Detector } from './detector/index.js';
 export * from './detector/result.js';
-export { DetectOptionsError, fullImageMask, ModelReleasedError } from './detector/index.js';
+export { DetectOptionsError, fullImageMask, GpuMasksDisposedError, ModelReleasedError } from './detector/index.js';
 export { ImageDecodeError, type ImageInput, type RawPixels, type JimpLike } from './image/index.js';
 export { ModelPackageError, readModelPackage, type Manifest, type Precision } from './modelPackage/index.js';
 export { CheckpointError } from './checkpoint/index.js';

@@ -12,11 +12,12 @@ import { type InferenceSession, type OrtModule, type Provider, type RuntimeOptio
 import { GeneralizedRCNN, type RcnnOutput, type RcnnSessions } from './rcnn.js';
 import { cpuOperators, type NetworkRole, type OutputLocation, type StageOperators, webgpuOperators } from './operators.js';
 import type { DetectionResult, DetectOptions, PyramidActivations } from './result.js';
-import { ModelReleasedError, type ResolvedDetectOptions, resolveDetectOptions } from './options.js';
-import { detectionFilter, toDetections } from './results.js';
+import { checkProviderOptions, ModelReleasedError, type ResolvedDetectOptions, resolveDetectOptions } from './options.js';
+import { detectionFilter, resizeBoxes, toDetections } from './results.js';
 
 export * from './result.js';
 export { DetectOptionsError, ModelReleasedError } from './options.js';
+export { GpuMasksDisposedError } from './gpuMasks.js';
 export { fullImageMask } from './results.js';
 
 export type ImageDecoder = (input: ImageInput, options: DecodeOptions) => Promise<DecodedImage>;
@@ -113,6 +114,10 @@ export async function createDetector(
     options.signal?.throwIfAborted();
     const t = performance.now();
     const detections = toDetections(out.detections, out.masks, out.batch.imageSize, out.batch.originalSize, manifest.classes, options, config.mask.pastePadding);
+    const gpuMasks = options.gpuMasks !== 'none' && out.masks ? await operators.pasteMasks!({
+      masks: out.masks, boxes: resizeBoxes(out.detections.boxes, out.batch.imageSize, out.batch.originalSize), maskSize: out.maskSize,
+      imageHeight: out.batch.originalSize[0], imageWidth: out.batch.originalSize[1], padding: config.mask.pastePadding, form: options.gpuMasks, maskThreshold: options.maskThreshold,
+    }) : undefined;
     const postprocess = performance.now() - t;
     const result: DetectionResult = {
       width: decoded.width,
@@ -124,6 +129,7 @@ export async function createDetector(
       timings: { decode: decodeMs, ...out.timings, postprocess, total: performance.now() - start },
     };
     if (options.pyramid) result.pyramid = pyramidActivations(out);
+    if (gpuMasks) result.gpuMasks = gpuMasks;
     return result;
   }
 
@@ -139,6 +145,7 @@ export async function createDetector(
     let resolved: ResolvedDetectOptions;
     try {
       resolved = resolveDetectOptions(options, manifest.classes);
+      checkProviderOptions(resolved, provider);
     } catch (e) {
       return Promise.reject(e);
     }

@@ -19,6 +19,7 @@ import { anchorsPerLocation, type RpnConfig } from '../../heads/config.js';
 import { readModel, serializeModel } from '../../onnx/index.js';
 import { multiScaleRoiAlign } from '../../postprocess/typed.js';
 import type { InferenceSession, OrtModule, Provider, Tensor } from '../runtime/index.js';
+import { type GpuMaskPaster, gpuMaskPaster } from './gpuMasks.js';
 
 export type NetworkRole = 'backbone' | 'rpnHead' | 'boxHead' | 'maskHead';
 
@@ -57,6 +58,11 @@ export interface StageOperators {
   pool(pyramid: FeaturePyramid<Tensor>, boxes: Float32Array, params: PoolerParams): Promise<Tensor>;
   /** The pyramid with every level on the CPU (`result.pyramid`). */
   download(pyramid: FeaturePyramid<Tensor>): Promise<FeaturePyramid<Tensor>>;
+  /**
+   * Pastes masks into the image on the GPU and leaves them there (`detect`'s `gpuMasks`); only the
+   * 'webgpu' operators have it.
+   */
+  readonly pasteMasks?: GpuMaskPaster['paste'];
   /** Frees the GPU memory of tensors a forward is done with (CPU tensors: nothing to do). */
   dispose(tensors: Iterable<Tensor>): void;
   /** Frees the operators' own sessions. */
@@ -110,8 +116,10 @@ export async function webgpuOperators(
   let download: InferenceSession | undefined;
   const poolers = new Map<string, InferenceSession>();
   const int64 = (values: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [values.length]);
+  const paster = gpuMaskPaster(ort, create);
   return {
     kind: 'webgpu',
+    pasteMasks: paster.paste,
     outputLocation: (role) => (role === 'backbone' || role === 'rpnHead' ? 'gpu-buffer' : 'cpu'),
     network: (role, bytes) => (role === 'boxHead' || role === 'maskHead' ? retargeted(bytes, 'webgpu') : bytes),
     async preNmsTopN(head, gridSizes, cfg) {
@@ -160,7 +168,7 @@ export async function webgpuOperators(
       for (const t of tensors) if (!onCpu(t)) t.dispose();
     },
     async release() {
-      await Promise.all([topK, download, ...poolers.values()].filter((s) => s !== undefined).map((s) => s.release()));
+      await Promise.all([paster.release(), ...[topK, download, ...poolers.values()].filter((s) => s !== undefined).map((s) => s.release())]);
     },
   };
 }

@@ -27,6 +27,9 @@ describe('detect options, cancellation and release', () => {
     ['a misspelt option', { scorethreshold: 0.9 }, /'scorethreshold' is not an option \(options: scoreThreshold,/],
     ['a signal that is not an AbortSignal', { signal: {} }, /'signal' must be an AbortSignal/],
     ['a non-boolean applyExifOrientation', { applyExifOrientation: 'yes' }, /'applyExifOrientation' must be true or false/],
+    ['a GPU mask form that does not exist', { gpuMasks: 'rle' }, /'gpuMasks' must be one of 'probability', 'binary', 'none', got "rle"/],
+    // GPU masks stay on the GPU: a cpu detector has none to give, and says what to use instead.
+    ['GPU masks on the cpu provider', { gpuMasks: 'binary' }, /'gpuMasks' needs provider 'webgpu', but this detector runs on 'cpu' \(load it with \{ provider: 'webgpu' \}, or ask for CPU masks with masks: 'binary', maskExtent: 'image'\)/],
   ];
   for (const [what, options, message] of refused) {
     it(`refuses ${what} with DetectOptionsError naming the option`, async () => {
