@@ -24,6 +24,7 @@ export type { DownloadProgress, LoadModelOptions } from './modelPackage/remote.j
 export { ResdetError } from '../postprocess/errors.js';
 export { ProviderUnavailableError };
 export type { Provider, RuntimeOptions } from './runtime/index.js';
+export { RuntimeOptionsError } from './runtime/index.js';
 
 /** What the browser's `detect` takes: see BrowserImageInput. */
 export type ImageInput = BrowserImageInput;

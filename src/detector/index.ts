@@ -8,7 +8,7 @@ import { type DetectorConfig, resolveConfig } from '../config.js';
 import type { DecodedImage, DecodeOptions, ImageInput } from '../image/types.js';
 import { checkedResizedSize, imageSourceName } from '../transform/index.js';
 import type { Manifest } from '../modelPackage/manifest.js';
-import { type InferenceSession, type OrtModule, type Provider, type RuntimeOptions, sessionOptions } from '../runtime/index.js';
+import { type InferenceSession, nmsPlacement, type OrtModule, type Provider, type RuntimeOptions, sessionOptions } from '../runtime/index.js';
 import { GeneralizedRCNN, type RcnnOutput, type RcnnSessions } from './rcnn.js';
 import { cpuOperators, type NetworkRole, type OutputLocation, type StageOperators, webgpuOperators } from './operators.js';
 import type { DetectionResult, DetectOptions, PyramidActivations } from './result.js';
@@ -78,6 +78,7 @@ export async function createDetector(
   backbones: BackboneRegistry = createBackboneRegistry(), providerFallback?: string,
 ): Promise<Detector> {
   const provider: Provider = runtime.provider ?? 'cpu';
+  const nms = nmsPlacement(runtime, provider, providerFallback !== undefined);
   const opts = sessionOptions(runtime);
   const create = (bytes: Uint8Array, outputs: OutputLocation = 'cpu') =>
     ort.InferenceSession.create(bytes, outputs === 'cpu' ? opts : { ...opts, preferredOutputLocation: outputs });
@@ -86,7 +87,7 @@ export async function createDetector(
   const sessions: Partial<RcnnSessions> = {};
   let ops: StageOperators | undefined;
   try {
-    ops = provider === 'webgpu' ? await webgpuOperators(ort, backbone.levels, create) : cpuOperators(ort, provider === 'cuda' ? 'cuda' : 'cpu');
+    ops = provider === 'webgpu' ? await webgpuOperators(ort, backbone.levels, create, nms) : cpuOperators(ort, provider === 'cuda' ? 'cuda' : 'cpu');
     const network = (role: NetworkRole, bytes: Uint8Array) => create(ops!.network(role, bytes), ops!.outputLocation(role));
     sessions.backbone = await network('backbone', backbone.onnx);
     sessions.rpnHead = await network('rpnHead', networks.rpnHead);
