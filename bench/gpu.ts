@@ -7,7 +7,7 @@
  * real size (480x640 image, 800x1066 input): by default `npm run bench`'s seeded model, built once
  * and cached under .cache/precision/r50 (bench/r50Package.ts; needs python3-torchvision the first
  * time), or a package folder and image given as arguments (`node dist/bench/gpu.js <package> <image>`).
- * RESDET_BENCH_R50=0 skips the second model.
+ * RESDET_BENCH_R50=0 skips the second model, RESDET_BENCH_SHAPES=0 the first.
  * On a machine without a GPU the webgpu provider runs on SwiftShader (VK_ICD_FILENAMES, set here
  * when chromium's ICD is installed): its times prove nothing about GPU speed, only the bytes count.
  * Environment: RESDET_BENCH_SWIFTSHADER=0 (a real GPU), RESDET_BENCH_THREADS (2), RESDET_BENCH_REPEATS (2; the first webgpu run, which
@@ -94,7 +94,7 @@ async function bench(name: string, dir: string, image: string, repeats: number, 
 // RESDET_BENCH_SWIFTSHADER=0 on a machine with a GPU: Vulkan finds its driver as usual.
 if (process.env.RESDET_BENCH_SWIFTSHADER !== '0') useSwiftShader();
 const r50GpuNms = process.env.RESDET_BENCH_R50_NMS_GPU === '1';
-await bench('bundled shapes model', join(bundledModelsDir, 'shapes'), join(repoRoot, 'samples', 'shapes-1.png'), shapesRepeats, true);
+if (process.env.RESDET_BENCH_SHAPES !== '0') await bench('bundled shapes model', join(bundledModelsDir, 'shapes'), join(repoRoot, 'samples', 'shapes-1.png'), shapesRepeats, true);
 if (process.argv[2]) {
   if (!process.argv[3]) throw new Error('usage: node dist/bench/gpu.js [<package folder> <image>]');
   await bench(process.argv[2], process.argv[2], process.argv[3], r50Repeats, r50GpuNms);

@@ -25,8 +25,10 @@ const MIN_GPU_BOXES = 2;
 export function gpuBatchedNms(ort: OrtModule, create: (model: Uint8Array, outputs: OutputLocation) => Promise<InferenceSession>): { nms: BatchedNmsOperator; release(): Promise<void> } {
   let session: Promise<InferenceSession> | undefined;
   const maskSession = () => {
-    session ??= create(serializeModel(buildNmsMask()), 'cpu');
-    session.catch(() => { session = undefined; });
+    if (!session) {
+      session = create(serializeModel(buildNmsMask()), 'cpu');
+      session.catch(() => { session = undefined; }); // a failed creation is retried by the next call
+    }
     return session;
   };
   const nms: BatchedNmsOperator = async (boxes, scores, idxs, iouThreshold) => {
