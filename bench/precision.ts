@@ -14,15 +14,15 @@
  * RESDET_PRECISION_HELDOUT (200), RESDET_PRECISION_CALIBRATION (32 shapes / 8 R50 images).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { convertCheckpoint } from '../src/convert/index.js';
 import { type Detector, detectDefaults, loadModel, readModelPackage } from '../src/index.js';
 import type { Precision } from '../src/modelPackage/index.js';
 import { quantizePackage } from '../src/quantize/index.js';
 import { matchDetections } from '../test/helpers/matching.js';
 import { resdetDetections } from '../test/helpers/parity.js';
-import { pythonExecutable, repoRoot } from '../test/helpers/reference.js';
+import { r50Package } from './r50Package.js';
+import { repoRoot } from '../test/helpers/reference.js';
 
 const threads = Number(process.env.RESDET_BENCH_THREADS ?? 2);
 const heldOutCount = Number(process.env.RESDET_PRECISION_HELDOUT ?? 200);
@@ -166,16 +166,8 @@ async function reproducedShare(fp16Dir: string, int8Dir: string, images: string)
 }
 
 async function r50Bench(): Promise<void> {
-  const folder = join(cache, 'r50');
   const calibrationCount = Number(process.env.RESDET_PRECISION_CALIBRATION ?? 8);
-  mkdirSync(folder, { recursive: true });
-  if (!existsSync(join(folder, 'model.pth')) || !existsSync(join(folder, 'whole.onnx'))) {
-    console.log('\n[R50-FPN] torchvision: building the seeded model of npm run bench and exporting it whole to ONNX...');
-    const py = spawnSync(pythonExecutable(), [join(repoRoot, 'bench', 'precision_reference.py'), folder, String(calibrationCount)], { stdio: ['ignore', 'ignore', 'inherit'] });
-    if (py.status !== 0) throw new Error(`bench/precision_reference.py failed (exit ${py.status}); is python3-torchvision installed? (npm run setup:test)`);
-  }
-  const pkg = join(folder, 'pkg');
-  if (!existsSync(join(pkg, 'resdet.json'))) await convertCheckpoint(join(folder, 'model.pth'), { out: pkg });
+  const { folder, pkg } = await r50Package(calibrationCount);
   const variants = join(folder, 'variants');
   let t0 = performance.now();
   await quantizePackage(pkg, { dtype: 'fp16', out: join(folder, 'fp16'), overwrite: true });

@@ -16,3 +16,17 @@ export function buildDownload(names: readonly string[]): OnnxModel {
   }
   return g.toModel();
 }
+
+/** The dtypes of pasted masks ({@link buildPasteMasks}'s outputs). */
+export type MaskDownloadType = 'float32' | 'uint8';
+
+/**
+ * Input `pastedMasks` [D, H, W] of `dtype` (on the GPU); output `pastedMasks_cpu`, the same tensor,
+ * run in a session with CPU outputs.
+ */
+export function buildMaskDownload(dtype: MaskDownloadType): OnnxModel {
+  const g = new GraphBuilder(`downloadMasks_${dtype}`);
+  const x = g.input('pastedMasks', dtype, ['D', 'H', 'W']);
+  g.output(g.identity(x), 'pastedMasks_cpu', dtype, ['D', 'H', 'W']);
+  return g.toModel();
+}

@@ -48,6 +48,20 @@ export function softmaxRows(logits: Float32Array, classes: number): Float32Array
 export function postprocessDetections(
   classLogits: Float32Array, boxDeltas: Float32Array, proposals: Float32Array, imageSize: [number, number], cfg: RoiHeadsConfig,
 ): Detections {
+  const sel = detectionCandidates(classLogits, boxDeltas, proposals, imageSize, cfg);
+  // non-maximum suppression, independently done per class; keep the best detectionsPerImage
+  const keep = batchedNms(sel.boxes, sel.scores, sel.labels, cfg.nmsThresh).subarray(0, cfg.detectionsPerImage);
+  return selectDetections(sel, keep);
+}
+
+/**
+ * {@link postprocessDetections} up to its NMS (decode, softmax, drop background, low-scoring and
+ * empty boxes): the candidates, one per (RoI, class), for an NMS run elsewhere (a GPU); then
+ * `selectDetections(candidates, keep)`.
+ */
+export function detectionCandidates(
+  classLogits: Float32Array, boxDeltas: Float32Array, proposals: Float32Array, imageSize: [number, number], cfg: RoiHeadsConfig,
+): Detections {
   const count = proposals.length / 4;
   const classes = count === 0 ? 0 : classLogits.length / count;
   const boxes = clipBoxesToImage(decodeBoxes(boxDeltas, proposals, cfg.boxCoderWeights), imageSize);
@@ -68,10 +82,12 @@ export function postprocessDetections(
   });
   // remove empty boxes
   const big = removeSmallBoxes(candBoxes, cfg.minSize);
-  const sel = select(candBoxes, candScores, candLabels, big);
-  // non-maximum suppression, independently done per class; keep the best detectionsPerImage
-  const keep = batchedNms(sel.boxes, sel.scores, sel.labels, cfg.nmsThresh).subarray(0, cfg.detectionsPerImage);
-  return select(sel.boxes, sel.scores, sel.labels, keep);
+  return select(candBoxes, candScores, candLabels, big);
+}
+
+/** The detections `keep` picks, in its order. */
+export function selectDetections(d: Detections, keep: Int32Array): Detections {
+  return select(d.boxes, d.scores, d.labels, keep);
 }
 
 function select(boxes: Float32Array, scores: Float32Array, labels: Int32Array, keep: Int32Array): Detections {

@@ -88,6 +88,23 @@ export function proposeRegions(head: RpnHeadOutputs, cfg: RpnConfig, paddedSize:
 
 /** The rest of `proposeRegions` after the top-k: decode, clip, filter, NMS per level. */
 export function proposalsFromSelection(sel: PreNmsSelection, gridSizes: Array<[number, number]>, cfg: RpnConfig, paddedSize: [number, number], imageSize: [number, number]): Proposals {
+  const c = rpnNmsCandidates(sel, gridSizes, cfg, paddedSize, imageSize);
+  // non-maximum suppression, independently per level; keep the best postNmsTopN
+  const keep = batchedNms(c.boxes, c.scores, c.levels, cfg.nmsThresh).subarray(0, cfg.postNmsTopN);
+  return gather(c.boxes, c.scores, keep);
+}
+
+/** The boxes that go into the RPN's per-level NMS, with their scores and level indices. */
+export interface RpnNmsCandidates extends Proposals {
+  /** [N] level of each box (the NMS's categories). */
+  levels: Int32Array;
+}
+
+/**
+ * {@link proposalsFromSelection} up to its NMS (decode, clip, drop small and low-scoring boxes),
+ * for callers that run the NMS elsewhere (a GPU) and then take `gather(boxes, scores, keep)`.
+ */
+export function rpnNmsCandidates(sel: PreNmsSelection, gridSizes: Array<[number, number]>, cfg: RpnConfig, paddedSize: [number, number], imageSize: [number, number]): RpnNmsCandidates {
   const anchorConfig = { sizes: cfg.anchorSizes, aspectRatios: gridSizes.map(() => cfg.aspectRatios) };
   const anchors = generateAnchors(anchorConfig, gridSizes, paddedSize);
   const selectedAnchors = new Float32Array(sel.indices.length * 4);
@@ -99,10 +116,7 @@ export function proposalsFromSelection(sel: PreNmsSelection, gridSizes: Array<[n
   const probs = sel.logits.map(sigmoid);
   const kept = removeSmallBoxes(boxes, cfg.minSize).filter((i) => probs[i] >= cfg.scoreThresh);
   const { boxes: keptBoxes, scores: keptScores } = gather(boxes, probs, kept);
-  const keptLevels = kept.map((i) => sel.levels[i]);
-  // non-maximum suppression, independently per level; keep the best postNmsTopN
-  const keep = batchedNms(keptBoxes, keptScores, keptLevels, cfg.nmsThresh).subarray(0, cfg.postNmsTopN);
-  return gather(keptBoxes, keptScores, keep);
+  return { boxes: keptBoxes, scores: keptScores, levels: kept.map((i) => sel.levels[i]) };
 }
 
 /** boxes[keep], scores[keep]. */

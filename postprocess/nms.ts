@@ -57,14 +57,45 @@ export function nms(boxes: Float32Array, scores: Float32Array, iouThreshold: num
  * @returns Int32Array [K] kept indices, by decreasing score (ties in torch's order)
  */
 export function batchedNms(boxes: Float32Array, scores: Float32Array, idxs: Int32Array, iouThreshold: number): Int32Array {
+  const plan = planBatchedNms(boxes, scores, idxs, iouThreshold);
+  const ws = new NmsWorkspace(scores.length);
+  return plan.finish(plan.problems.map((p) => {
+    const keep = new Int32Array(p.order.length);
+    return keep.slice(0, greedyNms(p.order, p.order.length, p.boxes, iouThreshold, ws, keep, 0));
+  }));
+}
+
+/** One plain NMS inside a batched NMS. */
+export interface NmsProblem {
+  /** Indices into `boxes` in visiting order (by decreasing score, ties by index). */
+  order: Int32Array;
+  /** [N, 4] the boxes this NMS compares: the input's, or the coordinate trick's offset copy. */
+  boxes: Float32Array;
+}
+
+/** A batched NMS split into plain NMS problems (solved anywhere: the CPU, a GPU's IoU bitmask). */
+export interface BatchedNmsPlan {
+  problems: NmsProblem[];
+  /**
+   * The batched result from each problem's kept indices (into `boxes`, in the problem's visiting
+   * order, as `greedy` NMS over `order` gives them).
+   */
+  finish(kept: readonly Int32Array[]): Int32Array;
+}
+
+/**
+ * {@link batchedNms} split into its plain NMS problems and the step that joins their results, so
+ * that another NMS (gpu/nms.ts's bitmask) can solve the problems with the same parity: torchvision's
+ * branch choice, the coordinate trick's offset boxes, the per-class loop's final unstable sort.
+ * @throws OperatorInputError as {@link batchedNms}
+ */
+export function planBatchedNms(boxes: Float32Array, scores: Float32Array, idxs: Int32Array, iouThreshold: number): BatchedNmsPlan {
   const n = checkInputs('batchedNms', boxes, scores, iouThreshold);
   if (!(idxs instanceof Int32Array) || idxs.length !== n) {
     throw new OperatorInputError('batchedNms', `idxs must be an Int32Array with one category per box (${n}), got ${idxs instanceof Int32Array ? idxs.length : typeof idxs}`);
   }
-  if (n === 0) return new Int32Array(0);
-  return 4 * n > VANILLA_NUMEL_THRESHOLD
-    ? batchedNmsVanilla(boxes, scores, idxs, iouThreshold)
-    : batchedNmsCoordinateTrick(boxes, scores, idxs, iouThreshold);
+  if (n === 0) return { problems: [], finish: () => new Int32Array(0) };
+  return 4 * n > VANILLA_NUMEL_THRESHOLD ? planVanilla(boxes, scores, idxs) : planCoordinateTrick(boxes, scores, idxs);
 }
 
 function checkInputs(operator: string, boxes: Float32Array, scores: Float32Array, iouThreshold: number): number {
@@ -92,11 +123,12 @@ function identity(n: number): Int32Array {
   return out;
 }
 
+
 /**
  * `_batched_nms_coordinate_trick`: one NMS over boxes shifted by idx * (max_coordinate + 1),
  * all in float32 like torch (the shift rounds coordinates, which is part of the parity).
  */
-function batchedNmsCoordinateTrick(boxes: Float32Array, scores: Float32Array, idxs: Int32Array, iouThreshold: number): Int32Array {
+function planCoordinateTrick(boxes: Float32Array, scores: Float32Array, idxs: Int32Array): BatchedNmsPlan {
   const n = scores.length;
   let maxCoordinate = -Infinity;
   for (let i = 0; i < boxes.length; i++) if (boxes[i] > maxCoordinate) maxCoordinate = boxes[i];
@@ -108,9 +140,7 @@ function batchedNmsCoordinateTrick(boxes: Float32Array, scores: Float32Array, id
   }
   const order = identity(n);
   stableSortDescending(scores, order, n);
-  const keep = new Int32Array(n);
-  const count = greedyNms(order, n, shifted, iouThreshold, new NmsWorkspace(n), keep, 0);
-  return keep.slice(0, count);
+  return { problems: [{ order, boxes: shifted }], finish: (kept) => kept[0] };
 }
 
 /**
@@ -118,32 +148,32 @@ function batchedNmsCoordinateTrick(boxes: Float32Array, scores: Float32Array, id
  * result) NMS on its boxes taken in increasing index order, then the kept indices, in increasing
  * index order, sorted by score with torch's unstable sort.
  */
-function batchedNmsVanilla(boxes: Float32Array, scores: Float32Array, idxs: Int32Array, iouThreshold: number): Int32Array {
+function planVanilla(boxes: Float32Array, scores: Float32Array, idxs: Int32Array): BatchedNmsPlan {
   const n = scores.length;
   const { members, groupStarts } = groupByCategory(idxs);
-  const ws = new NmsWorkspace(n);
   const sortScratch = new Float64Array(n);
-  const order = new Int32Array(n);
-  const keptPerGroup = new Int32Array(n);
-  const keepMask = new Uint8Array(n);
+  const problems: NmsProblem[] = [];
   for (let g = 0; g + 1 < groupStarts.length; g++) {
-    const start = groupStarts[g];
-    const m = groupStarts[g + 1] - start;
-    order.set(members.subarray(start, start + m));
-    stableSortDescending(scores, order, m, sortScratch);
-    const kept = greedyNms(order, m, boxes, iouThreshold, ws, keptPerGroup, 0);
-    for (let k = 0; k < kept; k++) keepMask[keptPerGroup[k]] = 1;
+    const order = members.slice(groupStarts[g], groupStarts[g + 1]);
+    stableSortDescending(scores, order, order.length, sortScratch);
+    problems.push({ order, boxes });
   }
-  const keys = new Float32Array(n);
-  let count = 0;
-  for (let i = 0; i < n; i++) {
-    if (keepMask[i]) {
-      keys[count] = scores[i];
-      order[count++] = i;
+  const finish = (kept: readonly Int32Array[]) => {
+    const keepMask = new Uint8Array(n);
+    for (const k of kept) for (let j = 0; j < k.length; j++) keepMask[k[j]] = 1;
+    const keys = new Float32Array(n);
+    const order = new Int32Array(n);
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      if (keepMask[i]) {
+        keys[count] = scores[i];
+        order[count++] = i;
+      }
     }
-  }
-  torchSortDescending(keys, order, count);
-  return order.slice(0, count);
+    torchSortDescending(keys, order, count);
+    return order.slice(0, count);
+  };
+  return { problems, finish };
 }
 
 /**

@@ -8,7 +8,7 @@ export { OperatorInputError, ResdetError } from './errors.js';
 export { decodeBoxes, encodeBoxes } from './boxCoder.js';
 export { boxArea, boxIou, clipBoxesToImage, removeSmallBoxes } from './boxes.js';
 export { generateAnchors } from './anchors.js';
-export { batchedNms, nms } from './nms.js';
+export { batchedNms, type BatchedNmsPlan, nms, type NmsProblem, planBatchedNms } from './nms.js';
 export { topK } from './topk.js';
 export { assignLevels, multiScaleRoiAlign } from './multiScaleRoiAlign.js';
 export {

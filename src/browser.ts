@@ -16,7 +16,7 @@ import { ModelPackageError } from './modelPackage/validate.js';
 import { type BrowserProvider, chooseBrowserProvider, explainRuntimeFailure, loadOrtWeb } from './runtime/web.js';
 
 export * from './detector/result.js';
-export { DetectOptionsError, fullImageMask, ModelReleasedError } from './detector/index.js';
+export { DetectOptionsError, fullImageMask, GpuMasksDisposedError, ModelReleasedError } from './detector/index.js';
 export { ImageDecodeError, type RawPixels } from './image/index.browser.js';
 export { ModelPackageError, type Manifest, type PackageFiles, type Precision };
 export { DownloadError } from './download/errors.js';
@@ -24,6 +24,7 @@ export type { DownloadProgress, LoadModelOptions } from './modelPackage/remote.j
 export { ResdetError } from '../postprocess/errors.js';
 export { ProviderUnavailableError };
 export type { Provider, RuntimeOptions } from './runtime/index.js';
+export { RuntimeOptionsError } from './runtime/index.js';
 
 /** What the browser's `detect` takes: see BrowserImageInput. */
 export type ImageInput = BrowserImageInput;

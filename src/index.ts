@@ -12,18 +12,18 @@ import { decodeImage } from './image/decode.js';
 import { checkPackageNetworks, readModelPackage, ModelPackageError } from './modelPackage/index.js';
 import { fetchModelPackage, isModelUrl, type LoadModelOptions } from './modelPackage/remote.js';
 import { nodePackageStore } from './download/packageStore.js';
-import { type OrtModule, ProviderUnavailableError, type RuntimeOptions } from './runtime/index.js';
+import { nmsPlacement, type OrtModule, ProviderUnavailableError, type RuntimeOptions } from './runtime/index.js';
 
 export type { Detector } from './detector/index.js';
 export * from './detector/result.js';
-export { DetectOptionsError, fullImageMask, ModelReleasedError } from './detector/index.js';
+export { DetectOptionsError, fullImageMask, GpuMasksDisposedError, ModelReleasedError } from './detector/index.js';
 export { ImageDecodeError, type ImageInput, type RawPixels, type JimpLike } from './image/index.js';
 export { ModelPackageError, readModelPackage, type Manifest, type Precision } from './modelPackage/index.js';
 export { CheckpointError } from './checkpoint/index.js';
 export { ResdetError } from '../postprocess/errors.js';
 export { convertCheckpoint, type ConvertOptions, type ConvertSummary } from './convert/index.js';
 export { quantizePackage, type QuantizeOptions, type QuantizeSummary } from './quantize/index.js';
-export { ProviderUnavailableError, type Provider, type RuntimeOptions } from './runtime/index.js';
+export { ProviderUnavailableError, type Provider, RuntimeOptionsError, type RuntimeOptions } from './runtime/index.js';
 export { resolveConfig, torchvisionDefaults, type DetectorConfig } from './config.js';
 
 /** The models/ folder shipped with the package: `loadModel('shapes')` loads models/shapes. */
@@ -68,8 +68,10 @@ const nodeProviders = new Set(['cpu', 'cuda', 'webgpu']);
  * @param options provider ('cpu' default, 'cuda', 'webgpu'), threads per operator, and
  *   onProgress ({ file, loaded, total, cached }) for URL loads, and dtype ('fp32' default, or a
  *   precision variant the package holds: 'fp16', 'int8'); fallback: 'cpu' to run on the CPU when
- *   the provider cannot start (said in `result.provider`); logLevel of onnxruntime's own log ('error')
+ *   the provider cannot start (said in `result.provider`); logLevel of onnxruntime's own log ('error');
+ *   nms: 'gpu' (webgpu only) to compute NMS's IoU bitmask on the GPU
  * @throws ProviderUnavailableError when the provider cannot start and no fallback is asked for
+ * @throws RuntimeOptionsError for `nms: 'gpu'` on a provider other than 'webgpu'
  */
 export async function loadModel(model: string | URL, options: LoadModelOptions = {}): Promise<Detector> {
   const { onProgress, dtype, ...runtime } = options;
@@ -83,6 +85,7 @@ export async function loadModel(model: string | URL, options: LoadModelOptions =
   if (runtime.fallback !== undefined && runtime.fallback !== 'cpu') {
     throw new ProviderUnavailableError(provider, `fallback must be 'cpu' or unset, got ${JSON.stringify(runtime.fallback)}`);
   }
+  nmsPlacement(runtime, provider, false); // a RuntimeOptionsError before any session is made
   try {
     return await createDetector(ort as unknown as OrtModule, pkg.manifest, pkg.files, decodeImage, { ...runtime, provider, dtype });
   } catch (e) {

@@ -8,17 +8,18 @@ import { type DetectorConfig, resolveConfig } from '../config.js';
 import type { DecodedImage, DecodeOptions, ImageInput } from '../image/types.js';
 import { checkedResizedSize, imageSourceName } from '../transform/index.js';
 import type { Manifest } from '../modelPackage/manifest.js';
-import { type InferenceSession, type OrtModule, type Provider, type RuntimeOptions, sessionOptions } from '../runtime/index.js';
+import { type InferenceSession, nmsPlacement, type OrtModule, type Provider, type RuntimeOptions, sessionOptions } from '../runtime/index.js';
 import { GeneralizedRCNN, type RcnnOutput, type RcnnSessions } from './rcnn.js';
 import { cpuOperators, type NetworkRole, type OutputLocation, type StageOperators, webgpuOperators } from './operators.js';
 import type { DetectionResult, DetectOptions, PyramidActivations } from './result.js';
 import type { Precision } from '../modelPackage/manifest.js';
 import { chooseComputePrecision, type ComputePrecision } from './precision.js';
-import { ModelReleasedError, type ResolvedDetectOptions, resolveDetectOptions } from './options.js';
-import { detectionFilter, toDetections } from './results.js';
+import { checkProviderOptions, ModelReleasedError, type ResolvedDetectOptions, resolveDetectOptions } from './options.js';
+import { detectionFilter, resizeBoxes, toDetections } from './results.js';
 
 export * from './result.js';
 export { DetectOptionsError, ModelReleasedError } from './options.js';
+export { GpuMasksDisposedError } from './gpuMasks.js';
 export { fullImageMask } from './results.js';
 export { type ComputePrecision, probeFloat16 } from './precision.js';
 
@@ -88,6 +89,7 @@ export async function createDetector(
 ): Promise<Detector> {
   const provider: Provider = runtime.provider ?? 'cpu';
   const { dtype, ...runtimeOptions } = runtime;
+  const nms = nmsPlacement(runtime, provider, providerFallback !== undefined);
   const opts = sessionOptions(runtimeOptions);
   const create = (bytes: Uint8Array, outputs: OutputLocation = 'cpu') =>
     ort.InferenceSession.create(bytes, outputs === 'cpu' ? opts : { ...opts, preferredOutputLocation: outputs });
@@ -98,7 +100,7 @@ export async function createDetector(
   let computePrecision: ComputePrecision = 'fp32';
   try {
     computePrecision = await chooseComputePrecision(ort, provider, dtype, (bytes) => create(bytes));
-    ops = provider === 'webgpu' ? await webgpuOperators(ort, backbone.levels, create, computePrecision) : cpuOperators(ort, provider === 'cuda' ? 'cuda' : 'cpu');
+    ops = provider === 'webgpu' ? await webgpuOperators(ort, backbone.levels, create, { compute: computePrecision, nms }) : cpuOperators(ort, provider === 'cuda' ? 'cuda' : 'cpu');
     const network = (role: NetworkRole, bytes: Uint8Array) => create(ops!.network(role, bytes), ops!.outputLocation(role));
     sessions.backbone = await network('backbone', backbone.onnx);
     sessions.rpnHead = await network('rpnHead', networks.rpnHead);
@@ -126,6 +128,10 @@ export async function createDetector(
     options.signal?.throwIfAborted();
     const t = performance.now();
     const detections = toDetections(out.detections, out.masks, out.batch.imageSize, out.batch.originalSize, manifest.classes, options, config.mask.pastePadding);
+    const gpuMasks = options.gpuMasks !== 'none' && out.masks ? await operators.pasteMasks!({
+      masks: out.masks, boxes: resizeBoxes(out.detections.boxes, out.batch.imageSize, out.batch.originalSize), maskSize: out.maskSize,
+      imageHeight: out.batch.originalSize[0], imageWidth: out.batch.originalSize[1], padding: config.mask.pastePadding, form: options.gpuMasks, maskThreshold: options.maskThreshold,
+    }) : undefined;
     const postprocess = performance.now() - t;
     const result: DetectionResult = {
       width: decoded.width,
@@ -137,6 +143,7 @@ export async function createDetector(
       timings: { decode: decodeMs, ...out.timings, postprocess, total: performance.now() - start },
     };
     if (options.pyramid) result.pyramid = pyramidActivations(out);
+    if (gpuMasks) result.gpuMasks = gpuMasks;
     return result;
   }
 
@@ -152,6 +159,7 @@ export async function createDetector(
     let resolved: ResolvedDetectOptions;
     try {
       resolved = resolveDetectOptions(options, manifest.classes);
+      checkProviderOptions(resolved, provider);
     } catch (e) {
       return Promise.reject(e);
     }

@@ -19,9 +19,11 @@ import { splitByLevel } from '../../heads/pooler.js';
 import { levelRanges, type PreNmsSelection, selectPreNmsTopN } from '../../heads/rpn.js';
 import { anchorsPerLocation, type RpnConfig } from '../../heads/config.js';
 import { readModel, serializeModel } from '../../onnx/index.js';
-import { multiScaleRoiAlign } from '../../postprocess/typed.js';
+import { batchedNms, multiScaleRoiAlign } from '../../postprocess/typed.js';
 import type { InferenceSession, OrtModule, Provider, Tensor } from '../runtime/index.js';
 import type { ComputePrecision } from './precision.js';
+import { type GpuMaskPaster, gpuMaskPaster } from './gpuMasks.js';
+import { type BatchedNmsOperator, gpuBatchedNms } from './gpuNms.js';
 
 export type NetworkRole = 'backbone' | 'rpnHead' | 'boxHead' | 'maskHead';
 
@@ -56,10 +58,20 @@ export interface StageOperators {
   network(role: NetworkRole, bytes: Uint8Array): Uint8Array;
   /** Per level the top preNmsTopN anchors by logit, with their deltas, on the CPU. */
   preNmsTopN(head: RpnHeadTensors, gridSizes: Array<[number, number]>, cfg: RpnConfig): Promise<PreNmsSelection>;
+  /**
+   * torchvision's `batched_nms` (the RPN's per level, the box head's per class): postprocess's on
+   * the CPU, or with the IoU bitmask on the GPU (webgpu with `nms: 'gpu'`); equal results.
+   */
+  batchedNms: BatchedNmsOperator;
   /** Pooled RoIs [K, C, P, P] for heads that take `pooled` (no RoiAlign in their graph). */
   pool(pyramid: FeaturePyramid<Tensor>, boxes: Float32Array, params: PoolerParams): Promise<Tensor>;
   /** The pyramid with every level on the CPU (`result.pyramid`). */
   download(pyramid: FeaturePyramid<Tensor>): Promise<FeaturePyramid<Tensor>>;
+  /**
+   * Pastes masks into the image on the GPU and leaves them there (`detect`'s `gpuMasks`); only the
+   * 'webgpu' operators have it.
+   */
+  readonly pasteMasks?: GpuMaskPaster['paste'];
   /** Frees the GPU memory of tensors a forward is done with (CPU tensors: nothing to do). */
   dispose(tensors: Iterable<Tensor>): void;
   /** Frees the operators' own sessions. */
@@ -87,6 +99,7 @@ export function cpuOperators(ort: OrtModule, kind: 'cpu' | 'cuda' = 'cpu'): Stag
     outputLocation: () => 'cpu',
     network: (role, bytes) => (kind === 'cuda' && (role === 'boxHead' || role === 'maskHead') ? retargeted(bytes, 'cuda') : bytes),
     preNmsTopN: async (head, gridSizes, cfg) => selectPreNmsTopN({ objectness: head.objectness.data as Float32Array, deltas: head.deltas.data as Float32Array, gridSizes }, cfg),
+    batchedNms: async (boxes, scores, idxs, iouThreshold) => batchedNms(boxes, scores, idxs, iouThreshold),
     pool: async (pyramid, boxes, params) => poolOnCpu(ort, pyramid, boxes, params),
     download: async (pyramid) => pyramid,
     dispose: () => {},
@@ -113,18 +126,25 @@ function webgpuNetwork(role: NetworkRole, bytes: Uint8Array, compute: ComputePre
 
 /**
  * The WebGPU operators. `create` makes a session on the same provider (and so the same device) as
- * the networks, with CPU outputs unless told otherwise; `compute` is the networks' precision.
+ * the networks, with CPU outputs unless told otherwise. `compute` is the networks' precision;
+ * `nms` where NMS's IoUs are computed: 'cpu' (the boxes are there already) or 'gpu' (the bitmask
+ * of gpu/nms.ts, read back and scanned).
  */
 export async function webgpuOperators(
   ort: OrtModule, levels: readonly PyramidLevel[],
-  create: (model: Uint8Array, outputs: OutputLocation) => Promise<InferenceSession>, compute: ComputePrecision = 'fp32',
+  create: (model: Uint8Array, outputs: OutputLocation) => Promise<InferenceSession>,
+  { compute = 'fp32', nms = 'cpu' }: { compute?: ComputePrecision; nms?: 'cpu' | 'gpu' } = {},
 ): Promise<StageOperators> {
   const topK = await create(serializeModel(buildRpnTopK(levels.length)), 'cpu');
   let download: InferenceSession | undefined;
   const poolers = new Map<string, InferenceSession>();
   const int64 = (values: number[]) => new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [values.length]);
+  const paster = gpuMaskPaster(ort, create);
+  const gpuNms = nms === 'gpu' ? gpuBatchedNms(ort, create) : undefined;
   return {
     kind: 'webgpu',
+    pasteMasks: paster.paste,
+    batchedNms: gpuNms?.nms ?? (async (boxes, scores, idxs, iouThreshold) => batchedNms(boxes, scores, idxs, iouThreshold)),
     outputLocation: (role) => (role === 'backbone' || role === 'rpnHead' ? 'gpu-buffer' : 'cpu'),
     network: (role, bytes) => webgpuNetwork(role, bytes, compute),
     async preNmsTopN(head, gridSizes, cfg) {
@@ -173,7 +193,7 @@ export async function webgpuOperators(
       for (const t of tensors) if (!onCpu(t)) t.dispose();
     },
     async release() {
-      await Promise.all([topK, download, ...poolers.values()].filter((s) => s !== undefined).map((s) => s.release()));
+      await Promise.all([paster.release(), gpuNms?.release(), ...[topK, download, ...poolers.values()].filter((s) => s !== undefined).map((s) => s.release())]);
     },
   };
 }

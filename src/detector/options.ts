@@ -4,7 +4,7 @@
  * form that does not exist (`masks: 'polygon'`).
  */
 import { ResdetError } from '../../postprocess/errors.js';
-import { detectDefaults, type DetectOptions, type MaskExtent, type MaskOutput } from './result.js';
+import { detectDefaults, type DetectOptions, type GpuMaskOutput, type MaskExtent, type MaskOutput } from './result.js';
 
 /** A `detect` option with a value it does not accept; names the option and what is allowed. */
 export class DetectOptionsError extends ResdetError {
@@ -33,12 +33,14 @@ export interface ResolvedDetectOptions {
   maxPixels: number | undefined;
   signal: AbortSignal | undefined;
   pyramid: boolean;
+  gpuMasks: GpuMaskOutput;
 }
 
 const MASK_OUTPUTS: readonly MaskOutput[] = ['binary', 'probability', 'rle', 'none'];
 const MASK_EXTENTS: readonly MaskExtent[] = ['box', 'image'];
+const GPU_MASK_OUTPUTS: readonly GpuMaskOutput[] = ['probability', 'binary', 'none'];
 const KNOWN: ReadonlySet<string> = new Set([
-  'scoreThreshold', 'maxDetections', 'classes', 'maskThreshold', 'masks', 'maskExtent', 'applyExifOrientation', 'maxPixels', 'signal', 'pyramid',
+  'scoreThreshold', 'maxDetections', 'classes', 'maskThreshold', 'masks', 'maskExtent', 'applyExifOrientation', 'maxPixels', 'signal', 'pyramid', 'gpuMasks',
 ]);
 
 function fraction(name: string, v: unknown, fallback: number): number {
@@ -107,5 +109,16 @@ export function resolveDetectOptions(options: DetectOptions | undefined, classes
     maxPixels: maxPixels as number | undefined,
     signal: signal as AbortSignal | undefined,
     pyramid,
+    gpuMasks: oneOf('gpuMasks', o.gpuMasks, GPU_MASK_OUTPUTS, detectDefaults.gpuMasks),
   };
+}
+
+/**
+ * Options that need a provider: `gpuMasks` pastes on the GPU, so only a 'webgpu' detector takes it.
+ * @throws DetectOptionsError naming the option, the detector's provider and what to use instead
+ */
+export function checkProviderOptions(options: ResolvedDetectOptions, provider: string): void {
+  if (options.gpuMasks !== 'none' && provider !== 'webgpu') {
+    throw new DetectOptionsError('gpuMasks', `needs provider 'webgpu', but this detector runs on '${provider}' (load it with { provider: 'webgpu' }, or ask for CPU masks with masks: '${options.gpuMasks}', maskExtent: 'image')`);
+  }
 }

@@ -7,9 +7,9 @@
  * D: detections; M: mask size (28).
  */
 import type { FeaturePyramid, PyramidLevel } from '../../backbones/index.js';
-import { type Detections, postprocessDetections } from '../../heads/roiHeads.js';
+import { type Detections, detectionCandidates, selectDetections } from '../../heads/roiHeads.js';
 import { poolerInputs, splitByLevel } from '../../heads/pooler.js';
-import { type Proposals, proposalsFromSelection } from '../../heads/rpn.js';
+import { gather, type Proposals, rpnNmsCandidates } from '../../heads/rpn.js';
 import type { DetectorConfig } from '../config.js';
 import type { InferenceSession, OrtModule, Tensor } from '../runtime/index.js';
 import type { PoolerParams, StageOperators } from './operators.js';
@@ -113,7 +113,10 @@ export class GeneralizedRCNN {
     } finally {
       this.ops.dispose(Object.values(out));
     }
-    return proposalsFromSelection(selection, gridSizes, this.config.rpn, batch.paddedSize, batch.imageSize);
+    const c = rpnNmsCandidates(selection, gridSizes, this.config.rpn, batch.paddedSize, batch.imageSize);
+    // non-maximum suppression, independently per level; keep the best postNmsTopN
+    const keep = await this.ops.batchedNms(c.boxes, c.scores, c.levels, this.config.rpn.nmsThresh);
+    return gather(c.boxes, c.scores, keep.subarray(0, this.config.rpn.postNmsTopN));
   }
 
   /**
@@ -141,7 +144,10 @@ export class GeneralizedRCNN {
     if (proposals.scores.length === 0) return { boxes: new Float32Array(0), scores: new Float32Array(0), labels: new Int32Array(0) };
     const feeds = await this.poolFeeds(this.sessions.boxHead, pyramid, proposals.boxes, cfg.poolerOutputSize, cfg.samplingRatio);
     const out = await this.run(this.sessions.boxHead, feeds).finally(() => this.ops.dispose(feeds.pooled ? [feeds.pooled] : []));
-    return postprocessDetections(out.classLogits.data as Float32Array, out.boxDeltas.data as Float32Array, proposals.boxes, batch.imageSize, cfg);
+    const candidates = detectionCandidates(out.classLogits.data as Float32Array, out.boxDeltas.data as Float32Array, proposals.boxes, batch.imageSize, cfg);
+    // non-maximum suppression, independently done per class; keep the best detectionsPerImage
+    const keep = await this.ops.batchedNms(candidates.boxes, candidates.scores, candidates.labels, cfg.nmsThresh);
+    return selectDetections(candidates, keep.subarray(0, cfg.detectionsPerImage));
   }
 
   private async maskHead(pyramid: FeaturePyramid<Tensor>, detections: Detections): Promise<Float32Array> {

@@ -2,6 +2,7 @@
  * What `detect` returns: one result type, always. The mask of a detection is present when masks
  * were asked for and the model has a mask head; its `format` says which form it has.
  */
+import type { Tensor } from '../runtime/index.js';
 
 /**
  * Where a mask's pixels lie: a window of the image, columns left .. left + width - 1 and rows
@@ -112,7 +113,45 @@ export interface DetectionResult {
   providerFallback?: string;
   /** The backbone's feature maps; present only when `detect` was called with `pyramid: true`. */
   pyramid?: PyramidActivations;
+  /**
+   * The detections' masks pasted into the image on the GPU, left there; present only when `detect`
+   * was called with `gpuMasks` (provider 'webgpu') and the model has a mask head. The caller owns
+   * the GPU memory: call `dispose()` when done.
+   */
+  gpuMasks?: GpuMasks;
 }
+
+/** Where `gpuMasks` are pasted and what they hold: see {@link DetectOptions.gpuMasks}. */
+export type GpuMaskOutput = 'probability' | 'binary' | 'none';
+
+interface GpuMasksBase {
+  /**
+   * [D, H, W] in detection order over the original image (torchvision's `paste_masks_in_image`
+   * output without the 1), on the GPU: `location` 'gpu-buffer' (in browsers `tensor.gpuBuffer` is a
+   * `GPUBuffer` on onnxruntime-web's device, `env.webgpu.device`). With no detections it is an
+   * empty CPU tensor [0, H, W]. In Node never call `getData()` on it (onnxruntime-node aborts
+   * the process for a gpu-buffer tensor): use `download()`.
+   */
+  readonly tensor: Tensor;
+  /** Frees the GPU memory (idempotent); `tensor` and `download()` are unusable after it. */
+  dispose(): void;
+}
+
+/** Pasted probabilities in [0, 1] on the GPU: float32 [D, H, W]. */
+export interface GpuProbabilityMasks extends GpuMasksBase {
+  readonly format: 'probability';
+  /** Copies the masks to the CPU: [D, H, W] row-major (equal to `masks: 'probability', maskExtent: 'image'` to ~1e-6). */
+  download(): Promise<Float32Array>;
+}
+
+/** Binary masks on the GPU after `maskThreshold` (torchvision's `>`): uint8 [D, H, W] of 0 / 1. */
+export interface GpuBinaryMasks extends GpuMasksBase {
+  readonly format: 'binary';
+  /** Copies the masks to the CPU: [D, H, W] row-major 0 / 1 (the CPU's binary masks, but for exact-threshold ties). */
+  download(): Promise<Uint8Array>;
+}
+
+export type GpuMasks = GpuProbabilityMasks | GpuBinaryMasks;
 
 export type MaskOutput = 'binary' | 'probability' | 'rle' | 'none';
 
@@ -148,6 +187,13 @@ export interface DetectOptions {
    * (a COCO ResNet-50-FPN at 800x1216: 83 MB; the bundled shapes model: 1.4 MB); no extra computation.
    */
   pyramid?: boolean;
+  /**
+   * Also paste the masks on the GPU and leave them there as `result.gpuMasks` (default 'none'):
+   * 'probability' (float32 [D, H, W]) or 'binary' (uint8 0 / 1 after `maskThreshold`), e.g. to draw
+   * them without a round trip through the CPU. Only on provider 'webgpu' (elsewhere a
+   * DetectOptionsError). Independent of `masks`: pass `masks: 'none'` to skip the CPU paste.
+   */
+  gpuMasks?: GpuMaskOutput;
 }
 
 /** The defaults `detect` applies, shared by the library and the CLI. */
@@ -156,4 +202,5 @@ export const detectDefaults = {
   maskThreshold: 0.5,
   masks: 'binary',
   maskExtent: 'box',
+  gpuMasks: 'none',
 } as const;

@@ -50,6 +50,38 @@ export interface RuntimeOptions {
    * computations it keeps on the CPU by design), are not printed at users unless asked for.
    */
   logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+  /**
+   * Provider 'webgpu' only: where non-maximum suppression computes its IoUs. 'cpu' (default): the
+   * boxes are on the CPU already, so nothing is read back. 'gpu': the IoU bitmask of the
+   * score-sorted boxes is computed on the GPU and scanned on the CPU, as torchvision's CUDA kernel
+   * does (equal results; reads back N * N / 8 bytes per NMS, e.g. 128 KB for an RPN level's 1000
+   * boxes). Any other provider refuses 'gpu' with a RuntimeOptionsError.
+   */
+  nms?: 'cpu' | 'gpu';
+}
+
+/** A `loadModel` option with a value it does not accept, or one the provider cannot honour. */
+export class RuntimeOptionsError extends ResdetError {
+  constructor(readonly option: string, message: string) {
+    super('RUNTIME_OPTIONS', `loadModel option '${option}' ${message}`);
+  }
+}
+
+/**
+ * Checks the options that depend on the provider.
+ * @param provider the provider the detector runs on
+ * @param fellBack whether `fallback` replaced the one asked for (then GPU-only choices fall back too)
+ * @returns where NMS runs
+ * @throws RuntimeOptionsError for an unknown `nms` value, or 'gpu' on a provider without it
+ */
+export function nmsPlacement(options: RuntimeOptions, provider: Provider, fellBack: boolean): 'cpu' | 'gpu' {
+  const nms = options.nms ?? 'cpu';
+  if (nms !== 'cpu' && nms !== 'gpu') throw new RuntimeOptionsError('nms', `must be 'cpu' or 'gpu', got ${JSON.stringify(nms)}`);
+  if (nms === 'gpu' && provider !== 'webgpu') {
+    if (fellBack) return 'cpu';
+    throw new RuntimeOptionsError('nms', `'gpu' needs provider 'webgpu' (got '${provider}'): load with { provider: 'webgpu', nms: 'gpu' }, or leave nms unset`);
+  }
+  return nms;
 }
 
 const LOG_SEVERITY = { verbose: 0, info: 1, warning: 2, error: 3, fatal: 4 } as const;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import {
-  type BinaryMask, DetectOptionsError, type Detector, fullImageMask, loadModel, ModelReleasedError, ResdetError,
+  type BinaryMask, DetectOptionsError, type Detector, fullImageMask, loadModel, ModelReleasedError, ResdetError, RuntimeOptionsError,
 } from '../../src/index.js';
 import { repoRoot } from '../helpers/reference.js';
 
@@ -27,6 +27,9 @@ describe('detect options, cancellation and release', () => {
     ['a misspelt option', { scorethreshold: 0.9 }, /'scorethreshold' is not an option \(options: scoreThreshold,/],
     ['a signal that is not an AbortSignal', { signal: {} }, /'signal' must be an AbortSignal/],
     ['a non-boolean applyExifOrientation', { applyExifOrientation: 'yes' }, /'applyExifOrientation' must be true or false/],
+    ['a GPU mask form that does not exist', { gpuMasks: 'rle' }, /'gpuMasks' must be one of 'probability', 'binary', 'none', got "rle"/],
+    // GPU masks stay on the GPU: a cpu detector has none to give, and says what to use instead.
+    ['GPU masks on the cpu provider', { gpuMasks: 'binary' }, /'gpuMasks' needs provider 'webgpu', but this detector runs on 'cpu' \(load it with \{ provider: 'webgpu' \}, or ask for CPU masks with masks: 'binary', maskExtent: 'image'\)/],
   ];
   for (const [what, options, message] of refused) {
     it(`refuses ${what} with DetectOptionsError naming the option`, async () => {
@@ -37,6 +40,15 @@ describe('detect options, cancellation and release', () => {
       expect((error as Error).message).to.match(message);
     });
   }
+
+  it("refuses loadModel's nms: 'gpu' on the cpu provider with RuntimeOptionsError, and an unknown nms value", async () => {
+    for (const [nms, message] of [['gpu', /'nms' 'gpu' needs provider 'webgpu' \(got 'cpu'\)/], ['fast', /'nms' must be 'cpu' or 'gpu', got "fast"/]] as const) {
+      const error = await loadModel('shapes', { nms: nms as 'gpu' }).then(async (m) => { await m.release(); return null; }, (e: unknown) => e);
+      expect(error).to.be.instanceOf(RuntimeOptionsError);
+      expect((error as RuntimeOptionsError).code).to.equal('RUNTIME_OPTIONS');
+      expect((error as Error).message).to.match(message);
+    }
+  });
 
   it('takes class names and labels alike', async () => {
     const all = await model.detect(image, { masks: 'none', scoreThreshold: 0 });
