@@ -2,9 +2,9 @@
  * `npm run bench:annotate`: `resdet annotate` against a plain loop of `detect` calls writing the
  * same files (instances.json with RLE masks, and previews when on), on the bundled model over
  * generated shapes images, each side in its own process, alternating, side by side in one run;
- * then what running images side by side can give here at most (one plain 1-thread loop per core,
- * at once, on a share of the images each), then the memory of one long annotate run (RSS after its
- * first images and at its end).
+ * then data parallelism alone (one plain 1-thread loop per core at once, each on a share of the
+ * images: what more cores give without annotate's overlapping), then the memory of one long
+ * annotate run (RSS after its first images and at its end).
  * Environment: RESDET_BENCH_IMAGES (200), RESDET_BENCH_REPEATS (3), RESDET_BENCH_LONG (2000),
  * RESDET_BENCH_THREADS (unset: annotate's defaults, --jobs and --threads as the CLI picks them,
  * against the detect loop at its faster setting of 1 thread or all the cores).
@@ -41,9 +41,9 @@ async function writeImages(dir: string, count: number): Promise<void> {
 }
 
 /**
- * The ceiling of data parallelism on this machine: `parts` plain 1-thread loops at once, each on
- * every parts-th image, in their own processes (models loaded outside their timings, as the
- * loop's): the images of all over the longest one's seconds.
+ * Data parallelism alone on this machine: `parts` plain 1-thread loops at once, each on every
+ * parts-th image, in their own processes (models loaded outside their timings, as the loop's):
+ * the images of all over the longest one's seconds.
  */
 async function parallelLoops(dir: string, root: string, parts: number): Promise<number> {
   const runs = Array.from({ length: parts }, (_, k) => new Promise<{ images: number; seconds: number }>((resolve, reject) => {
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
         alone.push(side('loop', dir, join(root, 'out-loop'), true, '1').imagesPerSecond);
       }
       const [t, a] = [median(together), median(alone)];
-      console.log(`\nwhat running images side by side can give on this machine, previews on: ${cores} plain 1-thread loops at once, each on 1/${cores} of the images (models loaded outside the timing): ${t.toFixed(1)} images/s together, one alone ${a.toFixed(1)} (${(t / a).toFixed(2)}x from ${cores} cores), ${(t / loopOn).toFixed(2)}x the ${loopThreads}-thread loop`);
+      console.log(`\ndata parallelism alone on this machine, previews on: ${cores} plain 1-thread loops at once, each on 1/${cores} of the images (models loaded outside the timing): ${t.toFixed(1)} images/s together, one alone ${a.toFixed(1)} (${(t / a).toFixed(2)}x from ${cores} cores), ${(t / loopOn).toFixed(2)}x the ${loopThreads}-thread loop`);
     }
     if (long > 0) {
       const m = await longRun(dir, long, root);
