@@ -39,11 +39,10 @@ for (const role of ['backbone', 'rpnHead', 'boxHead', 'maskHead']) {
   let model = readModel(pkg.files[role]);
   if (role !== 'backbone' && role !== 'rpnHead') model = retargetHeadPooling(model, 'webgpu');
   model = toFloat16Compute(model, { float32Predictors: role !== 'backbone' }).model;
-  process.stderr.write('@@graph ' + role + '\\n');
   // Placement is logged before the session prepares its weights, which on a device without
   // shader-f16 fails (the Conv weights' Transpose program needs f16): the outcome is reported.
   try {
-    const s = await ort.InferenceSession.create(serializeModel(model), { executionProviders: ['webgpu', 'cpu'], logSeverityLevel: 0 });
+    const s = await ort.InferenceSession.create(serializeModel(model), { executionProviders: ['webgpu', 'cpu'], logSeverityLevel: 0, logId: role });
     await s.release();
     process.stderr.write('@@created ' + role + '\\n');
   } catch (e) {

@@ -19,11 +19,8 @@ import { readModel, serializeModel } from '${repoRoot}/dist/onnx/index.js';
 import { buildNmsMask, buildGridMultiScaleRoiAlign, buildPasteMasks } from '${repoRoot}/dist/gpu/index.js';
 import { readModelPackage } from '${repoRoot}/dist/src/modelPackage/index.js';
 import { bundledModelsDir } from '${repoRoot}/dist/src/index.js';
-// Every session the detector creates is announced (its graph's name) before onnxruntime logs its placements.
-const announced = { ...ort, InferenceSession: { create: (bytes, options) => {
-  process.stderr.write('@@graph ' + readModel(bytes).graph.name + '\\n');
-  return ort.InferenceSession.create(bytes, options);
-} } };
+// Every session the detector creates logs under its graph's name (onnxruntime's logId).
+const announced = { ...ort, InferenceSession: { create: (bytes, options) => ort.InferenceSession.create(bytes, { ...options, logId: readModel(bytes).graph.name }) } };
 const pkg = readModelPackage(bundledModelsDir + '/shapes');
 const detector = await createDetector(announced, pkg.manifest, pkg.files, async () => { throw new Error('no images'); }, { provider: 'webgpu', logLevel: 'verbose' });
 await detector.release();
