@@ -9,8 +9,9 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { rleFrString, rleIou } from '../../postprocess/index.js';
+import { rleDecode, rleFrString, rleIou } from '../../postprocess/index.js';
 import type { Detection, RleMask } from '../../src/index.js';
+import type { FlatDetections } from '../helpers/matching.js';
 import { repoRoot } from '../helpers/reference.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -114,3 +115,37 @@ export function expectSameDetections(ours: PageDetection[], expected: Detection[
     expect(iou, `${what}: mask ${i}`).to.be.at.least(0.98);
   });
 }
+
+/** A user's bundled page served with `mounts`, and a Chromium to open it in; `close` undoes all three. */
+export interface UserSite {
+  site: Awaited<ReturnType<typeof serve>>;
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+export async function openUserSite(mounts: Record<string, string> = {}): Promise<UserSite> {
+  const bundle = await bundleUserPage();
+  const site = await serve(bundle.dir, {}, mounts);
+  const browser = await launchChromium().catch((e: unknown) => {
+    site.close();
+    bundle.remove();
+    throw e;
+  });
+  return {
+    site, browser,
+    async close() {
+      await browser.close();
+      site.close();
+      bundle.remove();
+    },
+  };
+}
+
+/** Page detections as the matching helper takes them, masks decoded from their RLE counts at `size` (h, w). */
+export function flatPageDetections(detections: PageDetection[], size: [number, number]): FlatDetections {
+  return {
+    boxes: detections.flatMap((d) => d.box), scores: detections.map((d) => d.score), labels: detections.map((d) => d.label),
+    masks: detections.map((d) => rleDecode(rleFrString(d.counts, ...size))),
+  };
+}
+

@@ -2,14 +2,13 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
 import { rleDecode, rleFrString } from '../../postprocess/index.js';
 import { type Detection, loadModel, type RleMask } from '../../src/index.js';
 import type { Precision } from '../../src/modelPackage/index.js';
 import { quantizePackage } from '../../src/quantize/index.js';
 import { type FlatDetections, matchDetections } from '../helpers/matching.js';
 import { repoRoot } from '../helpers/reference.js';
-import { bundleUserPage, expectSameDetections, launchChromium, type PageDetection, serve } from './harness.js';
+import { expectSameDetections, flatPageDetections, openUserSite, type PageDetection, type UserSite } from './harness.js';
 
 const DETECT = { masks: 'rle', maskExtent: 'image', scoreThreshold: 0.3 } as const;
 /**
@@ -38,9 +37,7 @@ interface PageRun { detections: PageDetection[]; provider: string; computePrecis
 describe('precision variants in headless Chromium, bundled as a user bundles it', function () {
   this.timeout(900_000);
   let work: string;
-  let browser: Browser;
-  let site: Awaited<ReturnType<typeof serve>>;
-  let bundle: Awaited<ReturnType<typeof bundleUserPage>>;
+  let user: UserSite | undefined;
   const expected = new Map<Precision, Detection[]>();
 
   before(async () => {
@@ -55,22 +52,18 @@ describe('precision variants in headless Chromium, bundled as a user bundles it'
       expected.set(dtype, (await node.detect(SAMPLE, DETECT)).detections);
       await node.release();
     }
-    bundle = await bundleUserPage();
-    site = await serve(bundle.dir, {}, { variants: join(work, 'variants') });
-    browser = await launchChromium();
+    user = await openUserSite({ variants: join(work, 'variants') });
   });
   after(async () => {
-    await browser?.close();
-    site?.close();
-    bundle?.remove();
+    await user?.close();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
   /** The sample's detections of `dtype` on `provider` in a fresh page. */
   async function detectInPage(dtype: Precision, provider: 'wasm' | 'webgpu', scoreThreshold: number = DETECT.scoreThreshold): Promise<PageRun> {
-    const page = await browser.newPage();
+    const page = await user!.browser.newPage();
     try {
-      await page.goto(`${site.origin}/site/`);
+      await page.goto(`${user!.site.origin}/site/`);
       await page.waitForFunction(() => 'resdet' in globalThis);
       return await page.evaluate(async ({ dtype, provider, options }) => {
         type Result = { provider: string; detections: { box: number[]; score: number; label: number; mask: { counts: string } }[] };
@@ -96,7 +89,7 @@ describe('precision variants in headless Chromium, bundled as a user bundles it'
     for (const dtype of VARIANTS) {
       if (provider === 'webgpu' && dtype === 'int8') continue;
       it(`${dtype} on ${provider}: loads from a URL and gives Node's cpu detections of the ${dtype} variant`, async () => {
-        site.requests.length = 0;
+        user!.site.requests.length = 0;
         const run = await detectInPage(dtype, provider);
         const mine = expected.get(dtype)!;
         console.log(`      ${dtype}/${provider}: ${run.detections.length} detections in Chromium, ${mine.length} in Node; computed in ${run.computePrecision}`);
@@ -107,7 +100,7 @@ describe('precision variants in headless Chromium, bundled as a user bundles it'
         expect(mine.length, 'Node detects something on the sample').to.be.above(0);
         expectSameDetections(run.detections, mine, `${dtype}/${provider}`);
         // The variant's own files were fetched, never the fp32 networks.
-        const onnx = site.requests.filter((q) => q.path.startsWith('/variants/') && q.path.endsWith('.onnx')).map((q) => q.path.split('/').pop());
+        const onnx = user!.site.requests.filter((q) => q.path.startsWith('/variants/') && q.path.endsWith('.onnx')).map((q) => q.path.split('/').pop());
         expect(onnx.length).to.be.above(0);
         for (const file of onnx) expect(file).to.include(`.${dtype}.onnx`);
       });
@@ -120,7 +113,7 @@ describe('precision variants in headless Chromium, bundled as a user bundles it'
     const nodeDetections = (await node.detect(SAMPLE, { ...DETECT, scoreThreshold: DETECT.scoreThreshold - MARGIN })).detections;
     await node.release();
     const loose = flatNode(nodeDetections);
-    const page = flatPage(run.detections, (nodeDetections[0].mask as RleMask).size);
+    const page = flatPageDetections(run.detections, (nodeDetections[0].mask as RleMask).size);
     const above = (d: FlatDetections) => keep(d, (s) => s >= DETECT.scoreThreshold);
     // Every detection above the threshold on one side has its match on the other.
     const pageKept = matchDetections(above(page), loose, INT8_WEBGPU_BARS);
@@ -139,13 +132,6 @@ function flatNode(detections: Detection[]): FlatDetections {
   return {
     boxes: detections.flatMap((d) => d.box), scores: detections.map((d) => d.score), labels: detections.map((d) => d.label),
     masks: detections.map((d) => { const m = d.mask as RleMask; return rleDecode(rleFrString(m.counts, ...m.size)); }),
-  };
-}
-
-function flatPage(detections: PageDetection[], size: [number, number]): FlatDetections {
-  return {
-    boxes: detections.flatMap((d) => d.box), scores: detections.map((d) => d.score), labels: detections.map((d) => d.label),
-    masks: detections.map((d) => rleDecode(rleFrString(d.counts, ...size))),
   };
 }
 

@@ -2,12 +2,10 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { rleDecode, rleFrString } from '../../postprocess/index.js';
 import { convertCheckpoint, type Detection, loadModel, type RleMask } from '../../src/index.js';
-import { type FlatDetections, matchDetections } from '../helpers/matching.js';
+import { matchDetections } from '../helpers/matching.js';
 import { torchReference } from '../helpers/reference.js';
-import { bundleUserPage, launchChromium, type PageDetection, serve } from './harness.js';
+import { flatPageDetections, openUserSite, type PageDetection, type UserSite } from './harness.js';
 
 /** Every detection the model keeps, its 10 best (the mask head, slowest on SwiftShader, runs on those only). */
 const DETECT = { masks: 'rle', maskExtent: 'image', scoreThreshold: 0, maxDetections: 10 } as const;
@@ -24,9 +22,7 @@ const DETECT = { masks: 'rle', maskExtent: 'image', scoreThreshold: 0, maxDetect
 describe('a ResNet-50-FPN Mask R-CNN on WebGPU in headless Chromium equals Node on the CPU', function () {
   this.timeout(1_200_000);
   let work: string;
-  let browser: Browser;
-  let site: Awaited<ReturnType<typeof serve>>;
-  let bundle: Awaited<ReturnType<typeof bundleUserPage>>;
+  let user: UserSite | undefined;
   let expected: Detection[];
   let imageFolder: string;
 
@@ -39,22 +35,18 @@ describe('a ResNet-50-FPN Mask R-CNN on WebGPU in headless Chromium equals Node 
     const node = await loadModel(pkg, { threads: 2 });
     expected = (await node.detect(join(ref.folder, 'image0.png'), DETECT)).detections;
     await node.release();
-    bundle = await bundleUserPage();
-    site = await serve(bundle.dir, {}, { r50: pkg, images: imageFolder });
-    browser = await launchChromium();
+    user = await openUserSite({ r50: pkg, images: imageFolder });
   });
   after(async () => {
-    await browser?.close();
-    site?.close();
-    bundle?.remove();
+    await user?.close();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it("gives Node's cpu detections, the pyramid kept on the GPU (GridSample pooling, GPU top-k)", async () => {
-    const page = await browser.newPage();
+    const page = await user!.browser.newPage();
     let run: { provider: string; seconds: number; detections: PageDetection[] };
     try {
-      await page.goto(`${site.origin}/site/`);
+      await page.goto(`${user!.site.origin}/site/`);
       await page.waitForFunction(() => 'resdet' in globalThis);
       run = await page.evaluate(async (options) => {
         type Result = { provider: string; detections: { box: number[]; score: number; label: number; mask: { counts: string } }[] };
@@ -71,8 +63,8 @@ describe('a ResNet-50-FPN Mask R-CNN on WebGPU in headless Chromium equals Node 
       await page.close();
     }
     const size = (expected[0].mask as RleMask).size;
-    const ours = flat(run.detections.map((d) => ({ ...d, size })));
-    const theirs = flat(expected.map((d) => ({ box: d.box, score: d.score, label: d.label, counts: (d.mask as RleMask).counts, size })));
+    const ours = flatPageDetections(run.detections, size);
+    const theirs = flatPageDetections(expected.map((d) => ({ box: d.box, score: d.score, label: d.label, counts: (d.mask as RleMask).counts })), size);
     const r = matchDetections(ours, theirs);
     console.log(`      mask-r50 image0: ${expected.length} Node cpu / ${run.detections.length} Chromium webgpu; matched ${(r.recall * 100).toFixed(1)}% / ${(r.precision * 100).toFixed(1)}%, worst box IoU ${r.worstBoxIou.toFixed(5)}, worst score diff ${r.worstScoreDiff.toExponential(1)}, masks ${r.maskMatched}/${r.maskPairs} (worst IoU ${r.worstMaskIou.toFixed(4)}); ${run.seconds.toFixed(1)} s on SwiftShader (proves nothing about GPU speed)`);
     expect(run.provider).to.equal('webgpu');
@@ -82,10 +74,3 @@ describe('a ResNet-50-FPN Mask R-CNN on WebGPU in headless Chromium equals Node 
     expect(r.maskMatched).to.equal(r.maskPairs);
   });
 });
-
-function flat(detections: Array<PageDetection & { size: [number, number] }>): FlatDetections {
-  return {
-    boxes: detections.flatMap((d) => d.box), scores: detections.map((d) => d.score), labels: detections.map((d) => d.label),
-    masks: detections.map((d) => rleDecode(rleFrString(d.counts, ...d.size))),
-  };
-}
