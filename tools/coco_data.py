@@ -8,7 +8,33 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from shapes_data import rle_from_string
+
+def rle_from_string(counts, h, w):
+    """Decodes a compressed COCO RLE string (maskApi.c rleFrString) into a uint8 [h, w] mask."""
+    cnts = []
+    p = 0
+    while p < len(counts):
+        x, k, more = 0, 0, True
+        while more:
+            c = ord(counts[p]) - 48
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and (c & 0x10):
+                x |= -1 << (5 * k)
+        if len(cnts) > 2:
+            x += cnts[-2]
+        cnts.append(x)
+    flat = np.zeros(h * w, dtype=np.uint8)
+    pos, val = 0, 0
+    for c in cnts:
+        if val:
+            flat[pos:pos + c] = 1
+        pos += c
+        val ^= 1
+    # RLE runs are column-major
+    return flat.reshape(w, h).T.copy()
 
 
 class DataError(Exception):

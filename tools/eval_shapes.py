@@ -96,7 +96,7 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     ds = ShapesDataset(args.data, args.split)
-    model = build_model(len(ds.categories) + 1)
+    model = build_model(len(ds.names) + 1)
     load_checkpoint(model, args.ckpt)
     model.eval()
     n = len(ds) if args.images <= 0 else min(args.images, len(ds))
@@ -111,7 +111,7 @@ def main():
             boxes_eval.append((box_iou(out['boxes'].numpy(), target['boxes'].numpy()), s, d, g))
             pm = (out['masks'][:, 0] > 0.5).numpy()
             masks_eval.append((mask_iou(pm, target['masks'].numpy()), s, d, g))
-    num_classes = len(ds.categories) + 1
+    num_classes = len(ds.names) + 1
     box_ap, mask_ap = average_precision(boxes_eval, num_classes), average_precision(masks_eval, num_classes)
     print('%s on %d %s images: box AP %.3f, mask AP %.3f (%.2f s/image)' % (
         args.ckpt, n, args.split, box_ap, mask_ap, (time.time() - t0) / n), flush=True)

@@ -40,7 +40,7 @@ from eval_shapes import average_precision, box_iou, mask_iou  # noqa: E402
 from finetune_model import CheckpointError, build, describe, freeze_backbone, load_source, read_state_dict, set_train_mode  # noqa: E402
 from shapes_data import batch  # noqa: E402
 from shapes_model import frozen_state_dict  # noqa: E402
-from train_shapes import lr_at, save  # noqa: E402
+from train_shapes import lr_at, save, train_step  # noqa: E402
 
 
 def parse_args(argv):
@@ -178,23 +178,19 @@ def run(args):
         run_eval()
         t0 = time.time()  # the step-0 evaluation is not training time
     set_train_mode(model, bn_frozen)
+
+    def finite(loss):
+        if not torch.isfinite(loss):
+            raise SystemExit('step %d: the loss is %s; lower --lr' % (step, loss.item()))
+
     running = {}
     while step < args.steps:
         lr = lr_at(step, time.time() - t0, args)
         for g in opt.param_groups:
             g['lr'] = lr
         images, targets = batch(train, rng, args.batch, DataError)
-        losses = model(images, targets)
-        loss = sum(losses.values())
-        if not torch.isfinite(loss):
-            raise SystemExit('step %d: the loss is %s; lower --lr' % (step, loss.item()))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 10.0)
-        opt.step()
+        train_step(model, opt, params, images, targets, running, finite)
         step += 1
-        for k, v in losses.items():
-            running[k] = running.get(k, 0.0) + v.item()
         if step % args.log_every == 0:
             mean = {k: v / args.log_every for k, v in running.items()}
             minutes = (time.time() - t0) / 60

@@ -48,6 +48,22 @@ def save(path, obj):
     os.replace(tmp, path)
 
 
+def train_step(model, opt, params, images, targets, running, check_loss=None):
+    """One optimiser step on the summed losses (gradients clipped to norm 10), each loss added to
+    `running`; `check_loss(loss)` sees the sum before the backward pass (finetune.py stops on a
+    non-finite one)."""
+    losses = model(images, targets)
+    loss = sum(losses.values())
+    if check_loss:
+        check_loss(loss)
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 10.0)
+    opt.step()
+    for k, v in losses.items():
+        running[k] = running.get(k, 0.0) + v.item()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--data', required=True)
@@ -68,7 +84,7 @@ def main():
     torch.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
     ds = ShapesDataset(args.data, 'train')
-    num_classes = len(ds.categories) + 1
+    num_classes = len(ds.names) + 1
     model = build_model(num_classes)
     params = [q for q in model.parameters() if q.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
@@ -91,15 +107,8 @@ def main():
         for g in opt.param_groups:
             g['lr'] = lr
         images, targets = batch(ds, rng, args.batch)
-        losses = model(images, targets)
-        loss = sum(losses.values())
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 10.0)
-        opt.step()
+        train_step(model, opt, params, images, targets, running)
         step += 1
-        for k, v in losses.items():
-            running[k] = running.get(k, 0.0) + v.item()
         if step % args.log_every == 0:
             parts = ' '.join('%s %.4f' % (k.replace('loss_', ''), v / args.log_every) for k, v in running.items())
             total = sum(running.values()) / args.log_every
