@@ -127,9 +127,10 @@ function toRecord(input: InputImage, bytes: number, reply: Annotated): ImageReco
 }
 
 /**
- * Annotates `inputs` on `options.replicas.count` inference workers, yielding one record per
- * image in input order. At most two images per worker are in flight (one in the networks, the
- * next decoded and waiting), so memory holds a handful of decoded images whatever the input size.
+ * Annotates `inputs` on `options.replicas.count` inference workers (and the starter while they
+ * load), yielding one record per image in input order. At most two images per job taking images
+ * are in flight (one in the networks, the next decoded and waiting), so memory holds a handful of
+ * decoded images whatever the input size.
  */
 export async function* annotateOnReplicas(inputs: readonly InputImage[], bytes: readonly number[], options: PipelineOptions & { replicas: { count: number; model: ReplicaModel } }): AsyncGenerator<ImageRecord> {
   const starter = new MainThreadJob(options.detector);
@@ -138,23 +139,23 @@ export async function* annotateOnReplicas(inputs: readonly InputImage[], bytes: 
   let loadFailure: Error | null = null;
   const started = new Set<Job>();
   try {
-    const windowOf = () => 2 * Math.max(1, started.size);
+    // The jobs taking images: the ready ones, the starter only until a worker is ready.
+    const pool = () => (started.size > 1 ? [...started].filter((j) => j !== starter) : [...started]);
+    const windowOf = () => 2 * pool().length;
     const results = new Map<number, Promise<ImageRecord>>();
     let next = 0;
     let outstanding = 0;
     let yielded = 0;
     const dispatch = () => {
-      while (started.size && next < inputs.length && outstanding < windowOf() && next - yielded < 4 * windowOf() && !options.stopRequested?.() && !loadFailure) {
+      while (next < inputs.length && outstanding < windowOf() && next - yielded < 4 * windowOf() && !options.stopRequested?.() && !loadFailure) {
         const i = next++;
         const input = inputs[i];
         const previewPath = options.previewPath?.(input);
         outstanding++;
         results.set(i, decode({ kind: 'decode', seq: i, path: input.path, maxPixels: options.maxPixels }).then(async ({ reply: image }) => {
           if (image.error || !image.rgb) return failed(input, bytes[i], image.error ?? { code: 'INTERNAL', message: 'internal error (please report it): no pixels' });
-          // The least busy job takes it (images differ in size, so round robin would queue); the
-          // starter only until a worker is ready.
-          const pool = started.size > 1 ? [...started].filter((j) => j !== starter) : [...started];
-          const job = pool.reduce((a, b) => (b.load < a.load ? b : a));
+          // The least busy job takes it (images differ in size, so round robin would queue).
+          const job = pool().reduce((a, b) => (b.load < a.load ? b : a));
           return toRecord(input, bytes[i], await job.annotate({
             kind: 'annotate', seq: i, rgb: image.rgb, width: image.width!, height: image.height!, detectOptions: options.detectOptions,
             polygons: options.polygons, tolerance: options.tolerance, minArea: options.minArea, ...(previewPath ? { previewPath } : {}),
