@@ -1,10 +1,11 @@
 /**
- * The seeded ResNet-50-FPN Mask R-CNN of `npm run bench` as a resdet package, built once and
- * cached under .cache/precision/r50 (shared by bench/precision.ts and bench/gpu.ts):
+ * The seeded ResNet-50-FPN Mask R-CNN of `npm run bench` as a resdet package under
+ * .cache/precision/r50 (shared by bench/precision.ts and bench/gpu.ts):
  * bench/precision_reference.py writes the torchvision checkpoint (seeded, calibrated random
  * weights), its 480x640 image (800x1066 network input), calibration images and the model exported
  * whole to ONNX (whole.onnx, bench:precision's reference); `resdet convert`
- * (convertCheckpoint) makes the package. Needs python3-torchvision the first time.
+ * (convertCheckpoint) makes the package on every call, so that it measures today's converter.
+ * The checkpoint and the rest are deterministic and cached. Needs python3-torchvision the first time.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { pythonExecutable, repoRoot } from '../test/helpers/reference.js';
 export const r50Folder = join(repoRoot, '.cache', 'precision', 'r50');
 
 /**
- * The cached package and its image, built when missing.
+ * The package, converted now, and its image (the torchvision side built when missing).
  * @param calibrationCount calibration images written with a new checkpoint (bench:precision's int8)
  * @returns the package folder, the 480x640 image and the checkpoint folder
  */
@@ -29,6 +30,6 @@ export async function r50Package(calibrationCount = 8): Promise<{ folder: string
     if (py.status !== 0) throw new Error(`bench/precision_reference.py failed (exit ${py.status}); is python3-torchvision installed? (npm run setup:test)`);
   }
   const pkg = join(folder, 'pkg');
-  if (!existsSync(join(pkg, 'resdet.json'))) await convertCheckpoint(join(folder, 'model.pth'), { out: pkg });
+  await convertCheckpoint(join(folder, 'model.pth'), { out: pkg, force: true });
   return { folder, pkg, image: join(folder, 'image.png') };
 }
