@@ -74,6 +74,10 @@ const nodeProviders = new Set(['cpu', 'cuda', 'webgpu']);
  * @throws RuntimeOptionsError for `nms: 'gpu'` on a provider other than 'webgpu'
  */
 export async function loadModel(model: string | URL, options: LoadModelOptions = {}): Promise<Detector> {
+  if (typeof model !== 'string' && !(model instanceof URL)) {
+    // From JavaScript: loadModel() or loadModel(options) would otherwise fail deep inside with a TypeError.
+    throw new ModelPackageError(String(model), `is not a model: loadModel takes a package folder, a file: or http(s) URL, or a bundled model's name (bundled: ${bundledModelNames().join(', ')}), e.g. loadModel('shapes')`);
+  }
   const { onProgress, dtype, ...runtime } = options;
   const provider = options.provider ?? 'cpu';
   if (!nodeProviders.has(provider)) {

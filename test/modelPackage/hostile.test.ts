@@ -357,3 +357,13 @@ describe('hostile model packages', function () {
     });
   });
 });
+
+describe('loadModel called from JavaScript without a model', () => {
+  for (const [what, value] of [['nothing', undefined], ['an options object', { threads: 1 }], ['a number', 3]] as const) {
+    it(`given ${what}, says what it takes (a ModelPackageError naming the bundled models, not a TypeError)`, async () => {
+      const e = await (loadModel as (m: unknown) => Promise<unknown>)(value).then(() => undefined, (err: unknown) => err);
+      expect(e).to.be.instanceOf(ModelPackageError);
+      expect((e as Error).message).to.match(/is not a model: loadModel takes a package folder, a file: or http\(s\) URL, or a bundled model's name \(bundled: shapes\), e\.g\. loadModel\('shapes'\)/);
+    });
+  }
+});
