@@ -11,7 +11,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { DetectOptions } from '../detector/result.js';
-import { loadModel } from '../index.js';
+import { loadModel } from '../load.js';
 import type { Precision } from '../modelPackage/manifest.js';
 import type { Provider } from '../runtime/index.js';
 import { errorOf } from './imageJobs.js';
