@@ -61,7 +61,7 @@ const nodeProviders = new Set(['cpu', 'cuda', 'webgpu']);
 export async function loadModel(model: string | URL, options: LoadModelOptions = {}): Promise<Detector> {
   if (typeof model !== 'string' && !(model instanceof URL)) {
     // From JavaScript: loadModel() or loadModel(options) would otherwise fail deep inside with a TypeError.
-    throw new ModelPackageError(String(model), `is not a model: loadModel takes a package folder, a file: or http(s) URL, or a bundled model's name (bundled: ${bundledModelNames().join(', ')}), e.g. loadModel('shapes')`);
+    throw new ModelPackageError(`loadModel's first argument (${model === null ? 'null' : typeof model})`, `is not a model: loadModel takes a package folder, a file: or http(s) URL, or a bundled model's name (bundled: ${bundledModelNames().join(', ')}), e.g. loadModel('shapes')`);
   }
   const { onProgress, dtype, ...runtime } = options;
   const provider = options.provider ?? 'cpu';
