@@ -45,8 +45,8 @@ if (mode === 'loop') {
     records.push({ kind: 'done', index: i, id: i + 1, fileName: f, bytes: 0, width: r.width, height: r.height, objects });
     detections += objects.length;
     if (previews) {
-      const rgba = await drawPreview(image.rgb, image.width, image.height, r.detections);
-      writeFileAtomic(join(out, 'previews', f), await encodePng(rgba, image.width, image.height));
+      await drawPreview(image.rgb, image.width, image.height, r.detections);
+      writeFileAtomic(join(out, 'previews', f), await encodePng(image.rgb, image.width, image.height));
     }
   }
   await writeDataset(out, records, { categories, formats: [], polygons: false });

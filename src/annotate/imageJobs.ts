@@ -46,9 +46,10 @@ export function finishOverlapped(req: FinishRequest): { drawn: Promise<void>; do
     try {
       const objects = toObjects(req.detections, req.width, req.height, req.polygons, req.tolerance, req.minArea);
       if (req.previewPath && req.rgb) {
-        const rgba = await drawPreview(req.rgb, req.width, req.height, req.detections);
+        // The pixels are this job's own (transferred to it), so the preview is drawn over them.
+        await drawPreview(req.rgb, req.width, req.height, req.detections);
         markDrawn();
-        const png = await encodePng(rgba, req.width, req.height);
+        const png = await encodePng(req.rgb, req.width, req.height);
         mkdirSync(dirname(req.previewPath), { recursive: true });
         await writeFileAtomicAsync(req.previewPath, png);
       }

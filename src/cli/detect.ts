@@ -111,12 +111,13 @@ async function detectOne(file: string, run: DetectRun): Promise<number> {
   // costs nothing and leaves nothing behind.
   checkNotInput(jsonPath, run);
   if (run.preview) checkNotInput(pngPath, run);
+  // detect() is given the file so that its result names the decoder and its errors the file.
   const result = await run.model.detect(file, { scoreThreshold: run.score, maskThreshold: run.maskThreshold, masks: 'binary' });
   writeOutput(jsonPath, JSON.stringify(resultJson(file, run.modelName, result)) + '\n', run);
   if (run.preview) {
     const image = await decodeImage(file);
-    const rgba = await drawPreview(image.rgb, image.width, image.height, result.detections);
-    writeOutput(pngPath, await encodePng(rgba, image.width, image.height), run);
+    await drawPreview(image.rgb, image.width, image.height, result.detections);
+    writeOutput(pngPath, await encodePng(image.rgb, image.width, image.height), run);
   }
   console.log(run.json ? JSON.stringify({ ...resultJson(file, run.modelName, result), detections: result.detections.length }) : summary(file, result));
   return 1;
