@@ -91,7 +91,7 @@ async function encodedBlob(input: BrowserImageInput, source: string): Promise<Bl
 }
 
 function isRawPixels(input: BrowserImageInput): input is RawPixels | ImageData {
-  return typeof input === 'object' && 'data' in input && 'width' in input && 'height' in input;
+  return typeof input === 'object' && input !== null && 'data' in input && 'width' in input && 'height' in input;
 }
 
 /**
@@ -108,13 +108,17 @@ export async function decodeImageInBrowser(input: BrowserImageInput, options: De
   }
   if (isRawPixels(input)) {
     const source = is(domClass<ImageData>('ImageData'), input) ? 'ImageData' : 'pixels';
+    // 0-1 floats would otherwise become a black image without a word.
+    if (!(input.data instanceof Uint8Array || input.data instanceof Uint8ClampedArray)) {
+      throw new ImageDecodeError(source, `data is a ${(input.data as object)?.constructor?.name ?? typeof input.data}: raw pixels are 8-bit, 0-255, in a Uint8Array or Uint8ClampedArray (scale 0-1 floats by 255 first)`);
+    }
     checkSize(input.width, input.height, maxPixels, source);
     const channels = ('channels' in input ? input.channels : undefined) ?? (input.data.length === input.width * input.height * 3 ? 3 : 4);
     return { ...rgbFromRgba(input.data, input.width, input.height, source, channels), decoder: source === 'ImageData' ? 'ImageData (given)' : 'raw pixels' };
   }
   const source = typeof input === 'string' ? input : input instanceof URL ? input.href : input instanceof Blob ? ((input as File).name || 'Blob') : 'buffer';
   const blob = await encodedBlob(input, source);
-  if (!blob) throw new ImageDecodeError(String(input), 'not an image input: pass a URL, Blob, ArrayBuffer/Uint8Array, image or video element, canvas, ImageBitmap, VideoFrame or ImageData');
+  if (!blob) throw new ImageDecodeError(typeof input === 'object' && input !== null ? 'image' : String(input), 'not an image input: pass a URL, Blob, ArrayBuffer/Uint8Array, image or video element, canvas, ImageBitmap, VideoFrame or ImageData');
   if (blob.size === 0) throw new ImageDecodeError(source, 'empty file');
   let bitmap: ImageBitmap;
   try {

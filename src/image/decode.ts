@@ -32,6 +32,43 @@ function isJimpLike(input: ImageInput): input is JimpLike {
   return typeof input === 'object' && 'bitmap' in input;
 }
 
+const ACCEPTED = 'give a file path, the encoded file as a Uint8Array (or Buffer), a jimp image, or raw pixels { data, width, height, channels? }';
+
+/** What a value is, for an error: 'null', 'a number', 'a Float32Array', 'an object with keys rgb, width'. */
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value !== 'object') return `a ${typeof value}`;
+  const name = (value as object).constructor?.name;
+  if (name && name !== 'Object') return /^[AEIOU]/.test(name) ? `an ${name}` : `a ${name}`;
+  const keys = Object.keys(value).slice(0, 6);
+  return keys.length ? `an object with keys ${keys.join(', ')}` : 'an empty object';
+}
+
+/**
+ * Refuses what is not one of the accepted inputs before anything reads it: a bare object would
+ * otherwise reach libvips as "bytes", and pixels in a Float32Array (0-1 floats) would silently
+ * become a black image.
+ */
+function checkInput(input: unknown): asserts input is ImageInput {
+  if (typeof input === 'string' || input instanceof Uint8Array) return;
+  if (input instanceof ArrayBuffer) throw new ImageDecodeError('image', `an ArrayBuffer is not an image input: wrap it as new Uint8Array(buffer) (${ACCEPTED})`);
+  if (typeof input !== 'object' || input === null) throw new ImageDecodeError('image', `${kindOf(input)} is not an image input: ${ACCEPTED}`);
+  if ('bitmap' in input) {
+    const data = (input as { bitmap?: { data?: unknown } }).bitmap?.data;
+    if (!(data instanceof Uint8Array)) throw new ImageDecodeError('jimp image', `its bitmap.data is ${kindOf(data)}, not 8-bit RGBA bytes (a Uint8Array or Buffer)`);
+    return;
+  }
+  if ('data' in input) {
+    const { data } = input as { data: unknown };
+    if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) {
+      throw new ImageDecodeError('pixels', `data is ${kindOf(data)}: raw pixels are 8-bit, 0-255, in a Uint8Array or Uint8ClampedArray (scale 0-1 floats by 255 first)`);
+    }
+    if (!('width' in input) || !('height' in input)) throw new ImageDecodeError('pixels', 'raw pixels need width and height beside data');
+    return;
+  }
+  throw new ImageDecodeError('image', `${kindOf(input)} is not an image input: ${ACCEPTED}`);
+}
+
 /** Drops alpha (as PIL's convert('RGB') does: no compositing) from 3- or 4-channel pixels. */
 function toRgb(data: Uint8Array | Uint8ClampedArray, width: number, height: number, channels: number, source: string): Uint8Array {
   const n = width * height;
@@ -191,6 +228,7 @@ async function decodeWithJimp(bytes: Uint8Array, source: string, options: Resolv
 
 /** Decodes any accepted input to 8-bit RGB. Errors name the file (or 'buffer' / 'pixels'). */
 export async function decodeImage(input: ImageInput, options: DecodeOptions = {}): Promise<DecodedImage> {
+  checkInput(input);
   const opts: ResolvedDecodeOptions = {
     applyExifOrientation: options.applyExifOrientation ?? true,
     maxPixels: options.maxPixels ?? DEFAULT_MAX_PIXELS,

@@ -85,6 +85,17 @@ describe('image decoding', () => {
     it('a file that is not an image', () => rejects(join(ref.folder, 'manifest.json'), /manifest\.json: not a readable image/));
     it('an empty buffer', () => rejects(new Uint8Array(0), /buffer: empty file/));
     it('raw pixels of the wrong length', () => rejects({ data: new Uint8Array(10), width: 2, height: 2 }, /pixels: pixel data has 10 bytes/));
+    it('pixels that are not 8-bit (0-1 floats would decode to black)', () =>
+      rejects({ data: new Float32Array(12), width: 2, height: 2 } as never, /^pixels: data is a Float32Array: raw pixels are 8-bit, 0-255/));
+    it('an object that is no image input, e.g. a decoded image passed back', () =>
+      rejects({ rgb: new Uint8Array(12), width: 2, height: 2 } as never, /^image: an object with keys rgb, width, height is not an image input: give a file path/));
+    for (const [what, value, message] of [
+      ['null', null, /^image: null is not an image input/], ['undefined', undefined, /^image: undefined is not an image input/],
+      ['a number', 42, /^image: a number is not an image input/], ['an ArrayBuffer', new ArrayBuffer(8), /^image: an ArrayBuffer is not an image input: wrap it as new Uint8Array\(buffer\)/],
+      ['a jimp-like object without bytes', { bitmap: { width: 2, height: 2 } }, /^jimp image: its bitmap.data is undefined/],
+    ] as const) {
+      it(`${what}, as an ImageDecodeError and not a TypeError`, () => rejects(value as never, message));
+    }
     it('an image over the pixel limit, before decoding', () =>
       rejects(join(files, 'photo-q90-420.jpg'), /720x477 = 343440 pixels, over the limit of 100000/, { maxPixels: 100000 }));
   });
