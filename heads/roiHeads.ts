@@ -50,7 +50,7 @@ export function postprocessDetections(
 ): Detections {
   const sel = detectionCandidates(classLogits, boxDeltas, proposals, imageSize, cfg);
   // non-maximum suppression, independently done per class; keep the best detectionsPerImage
-  const keep = batchedNms(sel.boxes, sel.scores, sel.labels, cfg.nmsThresh).subarray(0, cfg.detectionsPerImage);
+  const keep = batchedNms(sel.boxes, sel.scores, sel.labels, cfg.nmsThresh, cfg.detectionsPerImage);
   return selectDetections(sel, keep);
 }
 

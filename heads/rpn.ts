@@ -90,7 +90,7 @@ export function proposeRegions(head: RpnHeadOutputs, cfg: RpnConfig, paddedSize:
 export function proposalsFromSelection(sel: PreNmsSelection, gridSizes: Array<[number, number]>, cfg: RpnConfig, paddedSize: [number, number], imageSize: [number, number]): Proposals {
   const c = rpnNmsCandidates(sel, gridSizes, cfg, paddedSize, imageSize);
   // non-maximum suppression, independently per level; keep the best postNmsTopN
-  const keep = batchedNms(c.boxes, c.scores, c.levels, cfg.nmsThresh).subarray(0, cfg.postNmsTopN);
+  const keep = batchedNms(c.boxes, c.scores, c.levels, cfg.nmsThresh, cfg.postNmsTopN);
   return gather(c.boxes, c.scores, keep);
 }
 

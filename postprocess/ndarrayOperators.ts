@@ -66,12 +66,14 @@ export function nms(boxes: Float32ArrayOrView, scores: Float32ArrayOrView, iouTh
  * @param scores [N]: Float32Array, or ndarray view over one
  * @param idxs [N] category of each box: Int32Array, or ndarray view over one
  * @param iouThreshold IoU above which a lower-scoring box of the same category is discarded
+ * @param limit only the first `limit` indices are wanted (torchvision's `keep[:limit]`): the same
+ *   indices, with less work where the scores allow
  * @returns Int32Array [K] kept indices, by decreasing score (ties in torch's order)
  */
-export function batchedNms(boxes: Float32ArrayOrView, scores: Float32ArrayOrView, idxs: Int32ArrayOrView, iouThreshold: number): Int32Array {
+export function batchedNms(boxes: Float32ArrayOrView, scores: Float32ArrayOrView, idxs: Int32ArrayOrView, iouThreshold: number, limit?: number): Int32Array {
   const op = 'batchedNms';
   const categories = idxs instanceof Int32Array || !isNdarrayView(idxs) ? idxs as Int32Array : viewElements(op, 'idxs', idxs, Int32Array, VECTOR).data;
-  return batchedNmsFlat(floats(op, 'boxes', boxes, BOXES, 'x1,y1,x2,y2'), floats(op, 'scores', scores, VECTOR), categories, iouThreshold);
+  return batchedNmsFlat(floats(op, 'boxes', boxes, BOXES, 'x1,y1,x2,y2'), floats(op, 'scores', scores, VECTOR), categories, iouThreshold, limit);
 }
 
 /**

@@ -22,7 +22,7 @@
  */
 import { boxCount } from './boxes.js';
 import { OperatorInputError } from './errors.js';
-import { greedyNms, NmsWorkspace } from './nmsGreedy.js';
+import { greedyNms, type NmsStop, NmsWorkspace } from './nmsGreedy.js';
 import { stableSortDescending, torchSortDescending } from './nmsSort.js';
 
 /** torchvision switches batched_nms to the per-class loop when boxes.numel() > 4000 on CPU. */
@@ -54,15 +54,81 @@ export function nms(boxes: Float32Array, scores: Float32Array, iouThreshold: num
  *   suppress each other, except as in torchvision's <= 1000-box branch: there a coordinate below -1
  *   can reach into another category's offset range, and large offsets round coordinates.
  * @param iouThreshold boxes with IoU > iouThreshold with a higher-scoring kept box of the same category are discarded
+ * @param limit only the first `limit` indices are wanted (torchvision's `keep[:limit]`): the same
+ *   indices, with less work where the scores allow (see limitedBatchedNms)
  * @returns Int32Array [K] kept indices, by decreasing score (ties in torch's order)
  */
-export function batchedNms(boxes: Float32Array, scores: Float32Array, idxs: Int32Array, iouThreshold: number): Int32Array {
+export function batchedNms(boxes: Float32Array, scores: Float32Array, idxs: Int32Array, iouThreshold: number, limit = Infinity): Int32Array {
+  if (!(limit >= 0)) throw new OperatorInputError('batchedNms', `limit must be a number >= 0, got ${limit}`);
   const plan = planBatchedNms(boxes, scores, idxs, iouThreshold);
   const ws = new NmsWorkspace(scores.length);
-  return plan.finish(plan.problems.map((p) => {
+  if (limit < scores.length) {
+    return limitedBatchedNms(plan, scores, iouThreshold, Math.floor(limit), ws).keep;
+  }
+  const all = plan.finish(plan.problems.map((p) => {
     const keep = new Int32Array(p.order.length);
     return keep.slice(0, greedyNms(p.order, p.order.length, p.boxes, iouThreshold, ws, keep, 0));
   }));
+  return all.length > limit ? all.slice(0, limit) : all;
+}
+
+/**
+ * The first `limit` indices of batchedNms's result with less work (the RPN keeps its best 300 or
+ * 1000 of some 3000-5000 boxes).
+ * - One problem whose kept boxes are the result in order (the coordinate trick): its pass stops
+ *   once `limit` are kept.
+ * - One problem per category: the categories run one after another, each stopping below the
+ *   `limit`-th best score kept so far (no box below it can be among the best `limit`), and the
+ *   per-category loop's sort then orders what was kept. That sort is unstable and its order of
+ *   equal scores depends on every element sorted, so the shortcut stands only when the best
+ *   `limit` kept scores are distinct and above the next one: then any sort puts the same boxes
+ *   in the same order first. Otherwise (ties, as saturated scores of 1.0 or an int8 model's
+ *   coarse ones give) the categories cut short are run whole, as without a limit.
+ */
+export function limitedBatchedNms(
+  plan: BatchedNmsPlan, scores: Float32Array, iouThreshold: number, limit: number, ws: NmsWorkspace,
+): { keep: Int32Array; /** boxes visited in all */ visited: number; /** whether cut-short categories had to be run whole */ redone: boolean } {
+  if (limit === 0) return { keep: new Int32Array(0), visited: 0, redone: false };
+  if (plan.keptInOrder) {
+    const [p] = plan.problems;
+    const keep = new Int32Array(p.order.length);
+    const stop: NmsStop = { scores, below: -Infinity, limit, visited: 0 };
+    const kept = greedyNms(p.order, p.order.length, p.boxes, iouThreshold, ws, keep, 0, stop);
+    return { keep: plan.finish([keep.subarray(0, kept)]).slice(0, limit), visited: stop.visited, redone: false };
+  }
+  let below = -Infinity;
+  const truncated: boolean[] = [];
+  const keptScores: number[] = [];
+  let visited = 0;
+  const kept = plan.problems.map((p, i) => {
+    const keep = new Int32Array(p.order.length);
+    // A category is never cut short by its own count: a first category run whole makes the
+    // fallback below redo only the others, which stopped early and cost little.
+    const stop: NmsStop = { scores, below, limit: Infinity, visited: 0 };
+    const k = greedyNms(p.order, p.order.length, p.boxes, iouThreshold, ws, keep, 0, stop);
+    truncated[i] = stop.visited < p.order.length;
+    visited += stop.visited;
+    for (let j = 0; j < k; j++) keptScores.push(scores[keep[j]]);
+    if (keptScores.length >= limit) {
+      keptScores.sort((a, b) => b - a);
+      keptScores.length = limit;
+      below = keptScores[limit - 1];
+    }
+    return keep.subarray(0, k);
+  });
+  const all = plan.finish(kept);
+  if (!truncated.includes(true)) return { keep: all.slice(0, limit), visited, redone: false };
+  const top = Math.min(limit, all.length);
+  let distinct = !(all.length > top && !(scores[all[top]] < scores[all[top - 1]]));
+  for (let j = 1; j < top && distinct; j++) distinct = scores[all[j]] < scores[all[j - 1]];
+  if (distinct) return { keep: all.slice(0, top), visited, redone: false };
+  // Tied scores: the categories cut short are run whole, and the sort sees what torchvision's does.
+  const whole = plan.problems.map((p, i) => {
+    if (!truncated[i]) return kept[i];
+    const keep = new Int32Array(p.order.length);
+    return keep.subarray(0, greedyNms(p.order, p.order.length, p.boxes, iouThreshold, ws, keep, 0));
+  });
+  return { keep: plan.finish(whole).slice(0, limit), visited, redone: true };
 }
 
 /** One plain NMS inside a batched NMS. */
@@ -76,6 +142,8 @@ export interface NmsProblem {
 /** A batched NMS split into plain NMS problems (solved anywhere: the CPU, a GPU's IoU bitmask). */
 export interface BatchedNmsPlan {
   problems: NmsProblem[];
+  /** True when the result is the one problem's kept indices as they are (the coordinate trick). */
+  keptInOrder: boolean;
   /**
    * The batched result from each problem's kept indices (into `boxes`, in the problem's visiting
    * order, as `greedy` NMS over `order` gives them).
@@ -94,7 +162,7 @@ export function planBatchedNms(boxes: Float32Array, scores: Float32Array, idxs: 
   if (!(idxs instanceof Int32Array) || idxs.length !== n) {
     throw new OperatorInputError('batchedNms', `idxs must be an Int32Array with one category per box (${n}), got ${idxs instanceof Int32Array ? idxs.length : typeof idxs}`);
   }
-  if (n === 0) return { problems: [], finish: () => new Int32Array(0) };
+  if (n === 0) return { problems: [], keptInOrder: false, finish: () => new Int32Array(0) };
   return 4 * n > VANILLA_NUMEL_THRESHOLD ? planVanilla(boxes, scores, idxs) : planCoordinateTrick(boxes, scores, idxs);
 }
 
@@ -140,7 +208,7 @@ function planCoordinateTrick(boxes: Float32Array, scores: Float32Array, idxs: In
   }
   const order = identity(n);
   stableSortDescending(scores, order, n);
-  return { problems: [{ order, boxes: shifted }], finish: (kept) => kept[0] };
+  return { problems: [{ order, boxes: shifted }], keptInOrder: true, finish: (kept) => kept[0] };
 }
 
 /**
@@ -173,7 +241,7 @@ function planVanilla(boxes: Float32Array, scores: Float32Array, idxs: Int32Array
     torchSortDescending(keys, order, count);
     return order.slice(0, count);
   };
-  return { problems, finish };
+  return { problems, keptInOrder: false, finish };
 }
 
 /**

@@ -46,15 +46,31 @@ export class NmsWorkspace {
 }
 
 /**
+ * Where a greedy pass may stop early (batchedNms with a limit): before visiting a box whose score
+ * is below `below`, and, once `limit` boxes are kept, below the last kept one's score (boxes of
+ * that score are still visited). The greedy loop is causal (a box's fate depends only on the boxes
+ * before it), so what was kept up to the stop is what a whole pass keeps there.
+ */
+export interface NmsStop {
+  scores: Float32Array;
+  below: number;
+  limit: number;
+  /** Set by the pass: how many positions it visited (count when it did not stop). */
+  visited: number;
+}
+
+/**
  * Runs the greedy suppression over `order[0, count)`.
  * @param order [count] box indices in visiting order (decreasing score)
  * @param boxes Float32Array [*, 4] x1,y1,x2,y2 the IoU is computed on
  * @param iouThreshold >= 0
  * @param keep receives the kept box indices, in visiting order, from keepOffset on
+ * @param stop where the pass may stop early (see NmsStop); none: it visits every box
  * @returns number of kept boxes
  */
 export function greedyNms(
   order: Int32Array, count: number, boxes: Float32Array, iouThreshold: number, ws: NmsWorkspace, keep: Int32Array, keepOffset: number,
+  stop?: NmsStop,
 ): number {
   const { x1, y1, x2, y2, area } = ws;
   const f = Math.fround;
@@ -64,13 +80,26 @@ export function greedyNms(
     // The kernel's areas_t = (x2 - x1) * (y2 - y1) in float32.
     area[p] = f(f(x2[p] - x1[p]) * f(y2[p] - y1[p]));
   }
-  const kept = count >= GRID_MIN_BOXES ? gridNms(order, count, iouThreshold, ws, keep, keepOffset) : -1;
-  return kept >= 0 ? kept : quadraticNms(order, count, iouThreshold, ws, keep, keepOffset);
+  if (stop) stop.visited = count;
+  const kept = count >= GRID_MIN_BOXES ? gridNms(order, count, iouThreshold, ws, keep, keepOffset, stop) : -1;
+  return kept >= 0 ? kept : quadraticNms(order, count, iouThreshold, ws, keep, keepOffset, stop);
+}
+
+/** Whether the pass stops before visiting position p (setting stop.visited), given `kept` so far. */
+export function stopsAt(stop: NmsStop | undefined, order: Int32Array, p: number): boolean {
+  if (!stop || !(stop.scores[order[p]] < stop.below)) return false;
+  stop.visited = p;
+  return true;
+}
+
+/** Raises the stop's bound once the limit is reached with the box at position p kept. */
+export function keptAt(stop: NmsStop | undefined, order: Int32Array, p: number, kept: number): void {
+  if (stop && kept >= stop.limit && stop.scores[order[p]] > stop.below) stop.below = stop.scores[order[p]];
 }
 
 /** The kernel's loop, skipping suppressed boxes by keeping the alive ones compacted. */
 function quadraticNms(
-  order: Int32Array, count: number, iouThreshold: number, ws: NmsWorkspace, keep: Int32Array, keepOffset: number,
+  order: Int32Array, count: number, iouThreshold: number, ws: NmsWorkspace, keep: Int32Array, keepOffset: number, stop?: NmsStop,
 ): number {
   const { x1, y1, x2, y2, area, alive } = ws;
   const f = Math.fround;
@@ -79,7 +108,9 @@ function quadraticNms(
   let aliveCount = count;
   for (let head = 0; head < aliveCount; head++) {
     const i = alive[head];
+    if (stopsAt(stop, order, i)) break;
     keep[keepOffset + kept++] = order[i];
+    keptAt(stop, order, i, kept);
     const ix1 = x1[i], iy1 = y1[i], ix2 = x2[i], iy2 = y2[i], iarea = area[i];
     let write = head + 1;
     for (let r = head + 1; r < aliveCount; r++) {

@@ -16,7 +16,7 @@
  * Glossary: p, q = positions in visiting order; (cx, cy) = cell; b = bucket = 4 * cell + kind;
  * entries of b = start[b] .. start[b + 1] - 1.
  */
-import type { NmsWorkspace } from './nmsGreedy.js';
+import { keptAt, type NmsStop, type NmsWorkspace, stopsAt } from './nmsGreedy.js';
 
 /** A uniform grid over the boxes with positive extent. */
 interface Grid { minX: number; minY: number; cw: number; ch: number; gx: number; gy: number }
@@ -43,7 +43,7 @@ class Buckets {
  * Runs greedy NMS with the grid; returns the kept count, or -1 when no useful grid exists
  * (nothing with positive extent, a coordinate span that overflows, or boxes covering most cells).
  */
-export function gridNms(order: Int32Array, count: number, iouThreshold: number, ws: NmsWorkspace, keep: Int32Array, keepOffset: number): number {
+export function gridNms(order: Int32Array, count: number, iouThreshold: number, ws: NmsWorkspace, keep: Int32Array, keepOffset: number, stop?: NmsStop): number {
   const grid = planGrid(count, ws);
   if (grid === null) return -1;
   const buckets = fillGrid(count, ws, grid);
@@ -51,9 +51,11 @@ export function gridNms(order: Int32Array, count: number, iouThreshold: number, 
   isKept.fill(0, 0, count);
   let kept = 0;
   for (let p = 0; p < count; p++) {
+    if (stopsAt(stop, order, p)) break;
     if (x2[p] > x1[p] && y2[p] > y1[p] && suppressedByKept(ws, buckets, p, grid.gx, iouThreshold)) continue;
     isKept[p] = 1;
     keep[keepOffset + kept++] = order[p];
+    keptAt(stop, order, p, kept);
   }
   return kept;
 }

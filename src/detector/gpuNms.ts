@@ -12,8 +12,11 @@ import { planBatchedNms } from '../../postprocess/typed.js';
 import type { InferenceSession, OrtModule } from '../runtime/index.js';
 import type { OutputLocation } from './operators.js';
 
-/** `batchedNms(boxes, scores, idxs, iouThreshold)` with the same result as postprocess's. */
-export type BatchedNmsOperator = (boxes: Float32Array, scores: Float32Array, idxs: Int32Array, iouThreshold: number) => Promise<Int32Array>;
+/**
+ * `batchedNms(boxes, scores, idxs, iouThreshold)` with the same result as postprocess's; `limit`
+ * says only the first that many indices are needed (an implementation may return more).
+ */
+export type BatchedNmsOperator = (boxes: Float32Array, scores: Float32Array, idxs: Int32Array, iouThreshold: number, limit?: number) => Promise<Int32Array>;
 
 /** Problems this small are scanned on the CPU directly: a dispatch costs more than their IoUs. */
 const MIN_GPU_BOXES = 2;

@@ -99,7 +99,7 @@ export function cpuOperators(ort: OrtModule, kind: 'cpu' | 'cuda' = 'cpu'): Stag
     outputLocation: () => 'cpu',
     network: (role, bytes) => (kind === 'cuda' && (role === 'boxHead' || role === 'maskHead') ? retargeted(bytes, 'cuda') : bytes),
     preNmsTopN: async (head, gridSizes, cfg) => selectPreNmsTopN({ objectness: head.objectness.data as Float32Array, deltas: head.deltas.data as Float32Array, gridSizes }, cfg),
-    batchedNms: async (boxes, scores, idxs, iouThreshold) => batchedNms(boxes, scores, idxs, iouThreshold),
+    batchedNms: async (boxes, scores, idxs, iouThreshold, limit) => batchedNms(boxes, scores, idxs, iouThreshold, limit),
     pool: async (pyramid, boxes, params) => poolOnCpu(ort, pyramid, boxes, params),
     download: async (pyramid) => pyramid,
     dispose: () => {},
@@ -144,7 +144,7 @@ export async function webgpuOperators(
   return {
     kind: 'webgpu',
     pasteMasks: paster.paste,
-    batchedNms: gpuNms?.nms ?? (async (boxes, scores, idxs, iouThreshold) => batchedNms(boxes, scores, idxs, iouThreshold)),
+    batchedNms: gpuNms?.nms ?? (async (boxes, scores, idxs, iouThreshold, limit) => batchedNms(boxes, scores, idxs, iouThreshold, limit)),
     outputLocation: (role) => (role === 'backbone' || role === 'rpnHead' ? 'gpu-buffer' : 'cpu'),
     network: (role, bytes) => webgpuNetwork(role, bytes, compute),
     async preNmsTopN(head, gridSizes, cfg) {

@@ -115,7 +115,7 @@ export class GeneralizedRCNN {
     }
     const c = rpnNmsCandidates(selection, gridSizes, this.config.rpn, batch.paddedSize, batch.imageSize);
     // non-maximum suppression, independently per level; keep the best postNmsTopN
-    const keep = await this.ops.batchedNms(c.boxes, c.scores, c.levels, this.config.rpn.nmsThresh);
+    const keep = await this.ops.batchedNms(c.boxes, c.scores, c.levels, this.config.rpn.nmsThresh, this.config.rpn.postNmsTopN);
     return gather(c.boxes, c.scores, keep.subarray(0, this.config.rpn.postNmsTopN));
   }
 
@@ -146,7 +146,7 @@ export class GeneralizedRCNN {
     const out = await this.run(this.sessions.boxHead, feeds).finally(() => this.ops.dispose(feeds.pooled ? [feeds.pooled] : []));
     const candidates = detectionCandidates(out.classLogits.data as Float32Array, out.boxDeltas.data as Float32Array, proposals.boxes, batch.imageSize, cfg);
     // non-maximum suppression, independently done per class; keep the best detectionsPerImage
-    const keep = await this.ops.batchedNms(candidates.boxes, candidates.scores, candidates.labels, cfg.nmsThresh);
+    const keep = await this.ops.batchedNms(candidates.boxes, candidates.scores, candidates.labels, cfg.nmsThresh, cfg.detectionsPerImage);
     return selectDetections(candidates, keep.subarray(0, cfg.detectionsPerImage));
   }
 

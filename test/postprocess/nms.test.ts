@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { OperatorInputError } from '../../postprocess/errors.js';
-import { batchedNms, nms } from '../../postprocess/nms.js';
+import { batchedNms, limitedBatchedNms, nms, planBatchedNms } from '../../postprocess/nms.js';
+import { NmsWorkspace } from '../../postprocess/nmsGreedy.js';
 import { stableSortDescending, torchSortDescending } from '../../postprocess/nmsSort.js';
 import { torchReference } from '../helpers/reference.js';
 import { getFloat32, getInt } from '../helpers/tensorArchive.js';
@@ -94,6 +95,76 @@ describe('batchedNms (torchvision.ops.batched_nms, CPU)', () => {
 
   it('returns an empty Int32Array for no boxes', () => {
     expect(batchedNms(new Float32Array(0), new Float32Array(0), new Int32Array(0), 0.5).length).to.equal(0);
+  });
+
+  it('with a limit gives torchvision\'s keep[:limit] for every reference case, both branches', () => {
+    for (const name of cases.batched) {
+      const boxes = getFloat32(ref, `${name}/boxes`);
+      const scores = getFloat32(ref, `${name}/scores`);
+      const idxs = getInt(ref, `${name}/idxs`);
+      for (const t of batchedThresholds) {
+        const want = getInt(ref, `${name}/keep_${t}`);
+        for (const limit of [0, 1, 7, 100, 300, 1000, 1e9]) {
+          expectSameIndices(batchedNms(boxes, scores, idxs, t, limit), want.slice(0, limit), `${name} @ ${t}, limit ${limit}`);
+        }
+      }
+    }
+  });
+});
+
+/** RPN-like proposals: boxes jittered around a few objects, one category per pyramid level. */
+function rpnLike(seed: number, n: number, levels: number, quantum: number): { boxes: Float32Array; scores: Float32Array; idxs: Int32Array } {
+  let state = seed >>> 0;
+  const random = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const objects = Array.from({ length: 5 }, () => [random() * 200, random() * 200, 20 + random() * 60, 20 + random() * 60]);
+  const boxes = new Float32Array(4 * n), scores = new Float32Array(n), idxs = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const [x, y, w, h] = objects[i % objects.length];
+    const s = 0.5 + random();
+    const x1 = x + (random() - 0.5) * w * 0.6, y1 = y + (random() - 0.5) * h * 0.6;
+    boxes.set([x1, y1, x1 + w * s, y1 + h * s], 4 * i);
+    const score = random();
+    // quantum > 0: scores rounded to it, so many tie (as saturated sigmoids do at 1.0).
+    scores[i] = quantum > 0 ? Math.round(score / quantum) * quantum : score;
+    idxs[i] = i % levels;
+  }
+  return { boxes, scores, idxs };
+}
+
+describe('batchedNms with a limit (the RPN\'s postNmsTopN, the heads\' detectionsPerImage)', () => {
+  it('equals the whole result cut to the limit on clustered boxes, with and without tied scores', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      for (const n of [300, 900, 3000]) {
+        for (const quantum of [0, 0.01, 0.25]) {
+          const { boxes, scores, idxs } = rpnLike(seed, n, 5, quantum);
+          for (const t of [0.5, 0.7]) {
+            const all = batchedNms(boxes, scores, idxs, t);
+            for (const limit of [1, 50, 300]) expectSameIndices(batchedNms(boxes, scores, idxs, t, limit), all.slice(0, limit), `seed ${seed}, n ${n}, quantum ${quantum}, IoU ${t}, limit ${limit}`);
+          }
+        }
+      }
+    }
+  });
+
+  it('stops early on distinct scores, and runs the cut-short levels whole where the best kept scores tie', () => {
+    // Per-class branch (3000 boxes, 5 levels): distinct scores stop early and agree.
+    const distinct = rpnLike(3, 3000, 5, 0);
+    const plan = planBatchedNms(distinct.boxes, distinct.scores, distinct.idxs, 0.7);
+    const fast = limitedBatchedNms(plan, distinct.scores, 0.7, 50, new NmsWorkspace(3000));
+    expect(fast.visited, 'boxes visited').to.be.below(3000);
+    expect(fast.redone).to.equal(false);
+    expectSameIndices(fast.keep, batchedNms(distinct.boxes, distinct.scores, distinct.idxs, 0.7).slice(0, 50), 'distinct');
+    const tied = rpnLike(3, 3000, 5, 0.25);
+    const tiedPlan = planBatchedNms(tied.boxes, tied.scores, tied.idxs, 0.7);
+    const redone = limitedBatchedNms(tiedPlan, tied.scores, 0.7, 50, new NmsWorkspace(3000));
+    expect(redone.redone, 'redone on ties').to.equal(true);
+    expectSameIndices(redone.keep, batchedNms(tied.boxes, tied.scores, tied.idxs, 0.7).slice(0, 50), 'tied');
+  });
+
+  it('refuses a negative or NaN limit', () => {
+    const { boxes, scores, idxs } = rpnLike(1, 10, 2, 0);
+    expect(() => batchedNms(boxes, scores, idxs, 0.5, -1)).to.throw(OperatorInputError, /limit must be a number >= 0, got -1/);
+    expect(() => batchedNms(boxes, scores, idxs, 0.5, NaN)).to.throw(OperatorInputError, /limit must be a number >= 0, got NaN/);
   });
 });
 
