@@ -97,6 +97,9 @@ export function limitedBatchedNms(
     return { keep: plan.finish([keep.subarray(0, kept)]).slice(0, limit), visited: stop.visited, redone: false };
   }
   let below = -Infinity;
+  // Set once a category's best kept scores tie: the shortcut would be given up at the end, so the
+  // categories after it run whole at once instead of twice.
+  let tied = false;
   const truncated: boolean[] = [];
   const keptScores: number[] = [];
   let visited = 0;
@@ -104,10 +107,11 @@ export function limitedBatchedNms(
     const keep = new Int32Array(p.order.length);
     // A category is never cut short by its own count: a first category run whole makes the
     // fallback below redo only the others, which stopped early and cost little.
-    const stop: NmsStop = { scores, below, limit: Infinity, visited: 0 };
+    const stop: NmsStop = { scores, below: tied ? -Infinity : below, limit: Infinity, visited: 0 };
     const k = greedyNms(p.order, p.order.length, p.boxes, iouThreshold, ws, keep, 0, stop);
     truncated[i] = stop.visited < p.order.length;
     visited += stop.visited;
+    for (let j = 1; j < Math.min(k, limit) && !tied; j++) tied = scores[keep[j]] === scores[keep[j - 1]];
     for (let j = 0; j < k; j++) keptScores.push(scores[keep[j]]);
     if (keptScores.length >= limit) {
       keptScores.sort((a, b) => b - a);

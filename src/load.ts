@@ -88,6 +88,8 @@ export async function loadModel(model: string | URL, options: LoadModelOptions =
 
 /** A session failure that says the provider cannot start, as a ProviderUnavailableError saying what to do. */
 function providerUnavailable(provider: string, e: unknown): ProviderUnavailableError | undefined {
+  // Already said (e.g. a head graph the provider's rewrite cannot take): not an adapter problem.
+  if (e instanceof ProviderUnavailableError) return e;
   const message = (e as Error).message;
   if (provider === 'cpu' || !/provider|backend|cuda|webgpu|adapter/i.test(message)) return undefined;
   // onnxruntime's own text starts with a source path and an assertion; keep its last sentence.

@@ -20,7 +20,7 @@ import { levelRanges, type PreNmsSelection, selectPreNmsTopN } from '../../heads
 import { anchorsPerLocation, type RpnConfig } from '../../heads/config.js';
 import { readModel, serializeModel } from '../../onnx/index.js';
 import { batchedNms, multiScaleRoiAlign } from '../../postprocess/typed.js';
-import type { InferenceSession, OrtModule, Provider, Tensor } from '../runtime/index.js';
+import { type InferenceSession, type OrtModule, type Provider, ProviderUnavailableError, type Tensor } from '../runtime/index.js';
 import type { ComputePrecision } from './precision.js';
 import { type GpuMaskPaster, gpuMaskPaster } from './gpuMasks.js';
 import { type BatchedNmsOperator, gpuBatchedNms } from './gpuNms.js';
@@ -97,7 +97,7 @@ export function cpuOperators(ort: OrtModule, kind: 'cpu' | 'cuda' = 'cpu'): Stag
   return {
     kind,
     outputLocation: () => 'cpu',
-    network: (role, bytes) => (kind === 'cuda' && (role === 'boxHead' || role === 'maskHead') ? retargeted(bytes, 'cuda') : bytes),
+    network: (role, bytes) => (kind === 'cuda' && (role === 'boxHead' || role === 'maskHead') ? rewritten('cuda', role, () => retargeted(bytes, 'cuda')) : bytes),
     preNmsTopN: async (head, gridSizes, cfg) => selectPreNmsTopN({ objectness: head.objectness.data as Float32Array, deltas: head.deltas.data as Float32Array, gridSizes }, cfg),
     batchedNms: async (boxes, scores, idxs, iouThreshold, limit) => batchedNms(boxes, scores, idxs, iouThreshold, limit),
     pool: async (pyramid, boxes, params) => poolOnCpu(ort, pyramid, boxes, params),
@@ -108,6 +108,19 @@ export function cpuOperators(ort: OrtModule, kind: 'cpu' | 'cuda' = 'cpu'): Stag
 }
 
 /** A head network with its RoiAlign nodes re-targeted; a head without them as it is. */
+/**
+ * A network rewritten for a GPU provider; a graph the rewrite cannot take (gpu/ says why, e.g. a
+ * non-square or half-pixel RoiAlign) is the provider being unavailable for this package, with
+ * the way out, not an internal error.
+ */
+function rewritten(provider: 'webgpu' | 'cuda', role: NetworkRole, rewrite: () => Uint8Array): Uint8Array {
+  try {
+    return rewrite();
+  } catch (e) {
+    throw new ProviderUnavailableError(provider, `this package's ${role} network cannot be rewritten for it (${(e as Error).message}); load the model with provider 'cpu'`, { cause: e });
+  }
+}
+
 function retargeted(bytes: Uint8Array, target: 'webgpu' | 'cuda'): Uint8Array {
   const model = readModel(bytes);
   if (!model.graph.nodes.some((n) => n.opType === 'RoiAlign')) return bytes;
@@ -146,7 +159,7 @@ export async function webgpuOperators(
     pasteMasks: paster.paste,
     batchedNms: gpuNms?.nms ?? (async (boxes, scores, idxs, iouThreshold, limit) => batchedNms(boxes, scores, idxs, iouThreshold, limit)),
     outputLocation: (role) => (role === 'backbone' || role === 'rpnHead' ? 'gpu-buffer' : 'cpu'),
-    network: (role, bytes) => webgpuNetwork(role, bytes, compute),
+    network: (role, bytes) => rewritten('webgpu', role, () => webgpuNetwork(role, bytes, compute)),
     async preNmsTopN(head, gridSizes, cfg) {
       const ranges = levelRanges(gridSizes, anchorsPerLocation(cfg), cfg.preNmsTopN);
       const out = await topK.run({

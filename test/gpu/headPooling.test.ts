@@ -1,12 +1,14 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CUDA_HEAD_OPSET, type PoolingTarget, retargetHeadPooling } from '../../gpu/index.js';
 import { splitByLevel } from '../../heads/pooler.js';
 import { readModel, serializeModel } from '../../onnx/index.js';
 import { Prng } from '../../src/dataset/prng.js';
-import { bundledModelsDir } from '../../src/index.js';
+import { bundledModelsDir, loadModel, ProviderUnavailableError } from '../../src/index.js';
 import { useSwiftShader } from '../helpers/webgpu.js';
 
 const dir = join(bundledModelsDir, 'shapes');
@@ -85,5 +87,33 @@ describe('gpu/ head re-targeting: the bundled model\'s heads with their RoiAlign
     expect(() => retargetHeadPooling(maxMode, 'webgpu')).to.throw(/mode 'avg', aligned=False/);
     const none = { ...box, graph: { ...box.graph, nodes: box.graph.nodes.filter((n) => n.opType !== 'RoiAlign') } };
     expect(() => retargetHeadPooling(none, 'webgpu')).to.throw(/no RoiAlign node/);
+  });
+
+  it('a package whose head the rewrite cannot take: loading on webgpu says so and names the way out; fallback cpu runs it', async () => {
+    useSwiftShader();
+    const copy = mkdtempSync(join(tmpdir(), 'resdet-maxpool-'));
+    try {
+      cpSync(dir, copy, { recursive: true });
+      const box = readModel(readFileSync(join(dir, 'boxHead.onnx')));
+      const bytes = serializeModel({ ...box, graph: { ...box.graph, nodes: box.graph.nodes.map((n) => (n.opType === 'RoiAlign' ? { ...n, attributes: { ...n.attributes, mode: { type: 'string' as const, value: 'max' } } } : n)) } });
+      writeFileSync(join(copy, 'boxHead.onnx'), bytes);
+      const pkg = JSON.parse(readFileSync(join(copy, 'resdet.json'), 'utf8')) as { files: Record<string, { bytes: number; sha256: string }> };
+      pkg.files.boxHead = { ...pkg.files.boxHead, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
+      writeFileSync(join(copy, 'resdet.json'), JSON.stringify(pkg, null, 2));
+      let error: unknown;
+      await loadModel(copy, { provider: 'webgpu' }).catch((e: unknown) => (error = e));
+      expect(error).to.be.instanceOf(ProviderUnavailableError);
+      expect((error as Error).message).to.match(/^provider 'webgpu': this package's boxHead network cannot be rewritten for it \(RoiAlign node .*mode 'avg'.*not mode 'max'\); load the model with provider 'cpu'$/);
+      const model = await loadModel(copy, { provider: 'webgpu', fallback: 'cpu' });
+      try {
+        expect(model.provider).to.equal('cpu');
+        expect(model.providerFallback).to.contain('boxHead network cannot be rewritten');
+        expect((await model.detect(join(bundledModelsDir, '..', 'samples', 'shapes-1.png'))).detections.length).to.be.greaterThan(0);
+      } finally {
+        await model.release();
+      }
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });

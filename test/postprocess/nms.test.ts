@@ -146,7 +146,7 @@ describe('batchedNms with a limit (the RPN\'s postNmsTopN, the heads\' detection
     }
   });
 
-  it('stops early on distinct scores, and runs the cut-short levels whole where the best kept scores tie', () => {
+  it('stops early on distinct scores; where the best kept scores tie it runs levels whole, once', () => {
     // Per-class branch (3000 boxes, 5 levels): distinct scores stop early and agree.
     const distinct = rpnLike(3, 3000, 5, 0);
     const plan = planBatchedNms(distinct.boxes, distinct.scores, distinct.idxs, 0.7);
@@ -154,11 +154,19 @@ describe('batchedNms with a limit (the RPN\'s postNmsTopN, the heads\' detection
     expect(fast.visited, 'boxes visited').to.be.below(3000);
     expect(fast.redone).to.equal(false);
     expectSameIndices(fast.keep, batchedNms(distinct.boxes, distinct.scores, distinct.idxs, 0.7).slice(0, 50), 'distinct');
+    // Ties inside the first level: the others run whole at once, nothing is redone.
     const tied = rpnLike(3, 3000, 5, 0.25);
     const tiedPlan = planBatchedNms(tied.boxes, tied.scores, tied.idxs, 0.7);
-    const redone = limitedBatchedNms(tiedPlan, tied.scores, 0.7, 50, new NmsWorkspace(3000));
-    expect(redone.redone, 'redone on ties').to.equal(true);
-    expectSameIndices(redone.keep, batchedNms(tied.boxes, tied.scores, tied.idxs, 0.7).slice(0, 50), 'tied');
+    const whole = limitedBatchedNms(tiedPlan, tied.scores, 0.7, 50, new NmsWorkspace(3000));
+    expect([whole.visited, whole.redone], 'visited, redone').to.deep.equal([3000, false]);
+    expectSameIndices(whole.keep, batchedNms(tied.boxes, tied.scores, tied.idxs, 0.7).slice(0, 50), 'tied');
+    // Ties only across levels (level 1 repeats level 0's scores): seen at the end, the cut levels are redone.
+    const across = rpnLike(3, 3000, 5, 0);
+    for (let i = 0; i < 3000; i++) if (across.idxs[i] === 1) across.scores[i] = across.scores[i - 1];
+    const acrossPlan = planBatchedNms(across.boxes, across.scores, across.idxs, 0.7);
+    const redone = limitedBatchedNms(acrossPlan, across.scores, 0.7, 50, new NmsWorkspace(3000));
+    expect(redone.redone, 'redone on ties across levels').to.equal(true);
+    expectSameIndices(redone.keep, batchedNms(across.boxes, across.scores, across.idxs, 0.7).slice(0, 50), 'tied across levels');
   });
 
   it('refuses a negative or NaN limit', () => {
