@@ -218,7 +218,9 @@ async function decodeWithJimp(bytes: Uint8Array, source: string, options: Resolv
   try {
     image = await Jimp.fromBuffer(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (e) {
-    throw new ImageDecodeError(source, `not a readable image (${(e as Error).message})`);
+    // jimp's word for bytes of no format it knows is "Could not find MIME for Buffer".
+    const reason = /could not find mime/i.test((e as Error).message) ? 'its bytes are in no image format resdet reads, e.g. JPEG, PNG, WebP, TIFF, GIF or BMP' : (e as Error).message;
+    throw new ImageDecodeError(source, `not a readable image (${reason})`);
   }
   // jimp decodes before we can see the header; the limit still guards everything after.
   checkSize(image.bitmap.width, image.bitmap.height, options.maxPixels, source);

@@ -82,7 +82,7 @@ describe('image decoding', () => {
     };
     it('a missing file', () => rejects('/nonexistent/x.jpg', /\/nonexistent\/x\.jpg: cannot read file \(ENOENT\)/));
     it('a truncated JPEG', () => rejects(join(files, 'truncated.jpg'), /truncated\.jpg: cannot decode/));
-    it('a file that is not an image', () => rejects(join(ref.folder, 'manifest.json'), /manifest\.json: not a readable image/));
+    it('a file that is not an image', () => rejects(join(ref.folder, 'manifest.json'), /manifest\.json: not a readable image \(its bytes are in no image format resdet reads, e\.g\. JPEG, PNG/));
     it('an empty buffer', () => rejects(new Uint8Array(0), /buffer: empty file/));
     it('raw pixels of the wrong length', () => rejects({ data: new Uint8Array(10), width: 2, height: 2 }, /pixels: pixel data has 10 bytes/));
     it('pixels that are not 8-bit (0-1 floats would decode to black)', () =>
