@@ -65,11 +65,10 @@ export function batchedNms(boxes: Float32Array, scores: Float32Array, idxs: Int3
   if (limit < scores.length) {
     return limitedBatchedNms(plan, scores, iouThreshold, Math.floor(limit), ws).keep;
   }
-  const all = plan.finish(plan.problems.map((p) => {
+  return plan.finish(plan.problems.map((p) => {
     const keep = new Int32Array(p.order.length);
     return keep.slice(0, greedyNms(p.order, p.order.length, p.boxes, iouThreshold, ws, keep, 0));
   }));
-  return all.length > limit ? all.slice(0, limit) : all;
 }
 
 /**

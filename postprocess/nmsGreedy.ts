@@ -85,7 +85,7 @@ export function greedyNms(
   return kept >= 0 ? kept : quadraticNms(order, count, iouThreshold, ws, keep, keepOffset, stop);
 }
 
-/** Whether the pass stops before visiting position p (setting stop.visited), given `kept` so far. */
+/** Whether the pass stops before visiting position p (setting stop.visited). */
 export function stopsAt(stop: NmsStop | undefined, order: Int32Array, p: number): boolean {
   if (!stop || !(stop.scores[order[p]] < stop.below)) return false;
   stop.visited = p;

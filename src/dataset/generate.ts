@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type sharpFn from 'sharp';
+import { loadSharp } from '../image/sharp.js';
 import { type CocoAnnotation, type CocoImage, type CocoInstances, sceneAnnotations, shapeCategories } from './coco.js';
 import { ResdetError } from '../../postprocess/errors.js';
 import { writeFileAtomic } from '../cli/files.js';
@@ -80,13 +80,6 @@ export function checkDatasetOptions(o: DatasetOptions): void {
 export function datasetScene(o: Pick<DatasetOptions, 'seed' | 'width' | 'height' | 'scene'>, split: keyof typeof SPLITS, index: number): Scene {
   const rng = new Prng(imageSeed(o.seed, SPLITS[split], index));
   return drawScene(rng, { ...sceneDefaults, ...o.scene, width: o.width, height: o.height });
-}
-
-/** sharp is an optional dependency: loaded on first use, null when not installed (then jimp encodes). */
-let sharpModule: Promise<typeof sharpFn | null> | undefined;
-function loadSharp(): Promise<typeof sharpFn | null> {
-  sharpModule ??= import('sharp').then((m) => m.default as unknown as typeof sharpFn, () => null);
-  return sharpModule;
 }
 
 /**

@@ -107,7 +107,6 @@ export function cpuOperators(ort: OrtModule, kind: 'cpu' | 'cuda' = 'cpu'): Stag
   };
 }
 
-/** A head network with its RoiAlign nodes re-targeted; a head without them as it is. */
 /**
  * A network rewritten for a GPU provider; a graph the rewrite cannot take (gpu/ says why, e.g. a
  * non-square or half-pixel RoiAlign) is the provider being unavailable for this package, with
@@ -121,6 +120,7 @@ function rewritten(provider: 'webgpu' | 'cuda', role: NetworkRole, rewrite: () =
   }
 }
 
+/** A head network with its RoiAlign nodes re-targeted; a head without them as it is. */
 function retargeted(bytes: Uint8Array, target: 'webgpu' | 'cuda'): Uint8Array {
   const model = readModel(bytes);
   if (!model.graph.nodes.some((n) => n.opType === 'RoiAlign')) return bytes;

@@ -5,7 +5,7 @@
  * Each DOM class is feature-detected (`typeof X !== 'undefined'`), so this also runs in workers,
  * where HTMLImageElement and friends do not exist.
  */
-import { ImageDecodeError } from './errors.js';
+import { ImageDecodeError, kindOf } from './errors.js';
 import type { BrowserImageInput } from './browserTypes.js';
 import { DEFAULT_MAX_PIXELS, type DecodedImage, type DecodeOptions, type RawPixels } from './types.js';
 
@@ -110,7 +110,7 @@ export async function decodeImageInBrowser(input: BrowserImageInput, options: De
     const source = is(domClass<ImageData>('ImageData'), input) ? 'ImageData' : 'pixels';
     // 0-1 floats would otherwise become a black image without a word.
     if (!(input.data instanceof Uint8Array || input.data instanceof Uint8ClampedArray)) {
-      throw new ImageDecodeError(source, `data is a ${(input.data as object)?.constructor?.name ?? typeof input.data}: raw pixels are 8-bit, 0-255, in a Uint8Array or Uint8ClampedArray (scale 0-1 floats by 255 first)`);
+      throw new ImageDecodeError(source, `data is ${kindOf(input.data)}: raw pixels are 8-bit, 0-255, in a Uint8Array or Uint8ClampedArray (scale 0-1 floats by 255 first)`);
     }
     checkSize(input.width, input.height, maxPixels, source);
     const channels = ('channels' in input ? input.channels : undefined) ?? (input.data.length === input.width * input.height * 3 ? 3 : 4);

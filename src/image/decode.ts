@@ -7,22 +7,14 @@
  * their ICC profile (see cmykToRgb); jimp, without sharp, converts them its own way.
  */
 import { readFile } from 'node:fs/promises';
-import type sharpFn from 'sharp';
-import { ImageDecodeError } from './errors.js';
+import { ImageDecodeError, kindOf } from './errors.js';
+import { loadSharp, type SharpModule } from './sharp.js';
 import {
   DEFAULT_MAX_PIXELS, type DecodedImage, type DecodeOptions, type ImageInput, type JimpLike, type RawPixels,
 } from './types.js';
 
-type SharpModule = typeof sharpFn;
 /** Decode options with defaults filled in; `maxPixelsGiven` when the caller chose the limit. */
 type ResolvedDecodeOptions = Required<DecodeOptions> & { maxPixelsGiven: boolean };
-let sharpModule: Promise<SharpModule | null> | undefined;
-
-/** sharp if it can be loaded on this platform, else null (jimp is used instead). */
-function loadSharp(): Promise<SharpModule | null> {
-  sharpModule ??= import('sharp').then((m) => m.default as unknown as SharpModule, () => null);
-  return sharpModule;
-}
 
 function isRawPixels(input: ImageInput): input is RawPixels {
   return typeof input === 'object' && 'data' in input && 'width' in input && !('bitmap' in input);
@@ -33,16 +25,6 @@ function isJimpLike(input: ImageInput): input is JimpLike {
 }
 
 const ACCEPTED = 'give a file path, the encoded file as a Uint8Array (or Buffer), a jimp image, or raw pixels { data, width, height, channels? }';
-
-/** What a value is, for an error: 'null', 'a number', 'a Float32Array', 'an object with keys rgb, width'. */
-function kindOf(value: unknown): string {
-  if (value === null || value === undefined) return String(value);
-  if (typeof value !== 'object') return `a ${typeof value}`;
-  const name = (value as object).constructor?.name;
-  if (name && name !== 'Object') return /^[AEIOU]/.test(name) ? `an ${name}` : `a ${name}`;
-  const keys = Object.keys(value).slice(0, 6);
-  return keys.length ? `an object with keys ${keys.join(', ')}` : 'an empty object';
-}
 
 /**
  * Refuses what is not one of the accepted inputs before anything reads it: a bare object would

@@ -1,5 +1,5 @@
 /** PNG encoding for previews: sharp (libvips, fast) when installed, jimp otherwise. */
-import type sharpFn from 'sharp';
+import { loadSharp } from './sharp.js';
 
 /**
  * PNG bytes of 8-bit RGB pixels [H, W, 3], at zlib level 3: measured with sharp on a 320 x 320
@@ -8,7 +8,7 @@ import type sharpFn from 'sharp';
  * `resdet annotate --previews`'s own work.
  */
 export async function encodePng(rgb: Uint8Array, width: number, height: number): Promise<Uint8Array> {
-  const sharp = await import('sharp').then((m) => m.default as unknown as typeof sharpFn, () => null);
+  const sharp = await loadSharp();
   if (sharp) return sharp(rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 3 }).toBuffer();
   const { Jimp } = await import('jimp');
   // jimp holds RGBA bitmaps.

@@ -1,6 +1,6 @@
 /**
  * Label text for previews: the Open Sans bitmap fonts (AngelCode BMFont, XML) that jimp ships,
- * drawn straight into an RGBA buffer. jimp's own `print` validates its arguments with zod for
+ * drawn straight into an RGB (or RGBA) buffer. jimp's own `print` validates its arguments with zod for
  * every glyph and needs jimp itself loaded (135 ms per thread here) with its PNG decoder (75 ms
  * for the 8 px font): in `resdet annotate --previews` that was a fifth of the run. Here a font is
  * its page(s) decoded once (sharp, else jimp) and a glyph table; a label costs microseconds.
@@ -14,13 +14,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type sharpFn from 'sharp';
 import { ResdetError } from '../../postprocess/errors.js';
+import { loadSharp } from '../image/sharp.js';
 
 export class FontError extends ResdetError {
   constructor(file: string, problem: string) {
     super('PREVIEW_FONT', `${file}: ${problem}`);
-    this.name = 'FontError';
   }
 }
 
@@ -64,7 +63,7 @@ function int(attrs: Record<string, string>, name: string, file: string): number 
 }
 
 async function decodePage(path: string): Promise<Page> {
-  const sharp = await import('sharp').then((m) => m.default as unknown as typeof sharpFn, () => null);
+  const sharp = await loadSharp();
   if (sharp) {
     const { data, info } = await sharp(path).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
     return { rgba: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };

@@ -1,7 +1,7 @@
 /**
  * The annotated preview `resdet detect` writes: the image with translucent per-instance mask
  * colours, box outlines, and "class score" labels on a solid tab, sized from the image so they
- * stay legible from thumbnails to 100 MP scans. Masks and boxes are drawn into the RGBA buffer
+ * stay legible from thumbnails to 100 MP scans. Masks and boxes are drawn over the RGB pixels
  * here; text uses the bitmap fonts jimp bundles (drawn by font.ts), so no system font is needed.
  */
 import { drawLabel, loadBitmapFont, measureLabel, type BitmapFont } from './font.js';
