@@ -17,7 +17,8 @@ import { namingInput } from './errors.js';
 import { toObjects } from './objects.js';
 import type { ReplicaModel } from './replica.js';
 import { annotateOnReplicas } from './replicas.js';
-import type { DecodeReply, FinishReply, WorkerReply, WorkerRequest } from './worker.js';
+import { decodeLockBuffer } from '../image/decodeLock.js';
+import type { DecodeReply, FinishReply, HelperData, WorkerReply, WorkerRequest } from './worker.js';
 import type { ImageRecord, InputImage } from './types.js';
 
 export interface PipelineOptions {
@@ -56,7 +57,7 @@ class Helper {
   private failure: Error | null = null;
 
   constructor() {
-    this.worker = new Worker(new URL('./worker.js', import.meta.url));
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { decodeLock: decodeLockBuffer() } satisfies HelperData });
     this.worker.on('message', (reply: WorkerReply) => {
       const resolve = this.waiting.get(reply.seq);
       this.waiting.delete(reply.seq);

@@ -6,8 +6,8 @@
  * `session.run` holds its thread until it returns, so images only run through the networks at
  * the same time on different threads.
  *
- * Images arrive decoded (the main thread decodes them: libvips keeps its error text per process,
- * so decoders failing at once on several threads lose each other's reasons) and are taken in order.
+ * Images arrive decoded (the main thread decodes them, under one decode lock: see
+ * src/image/vipsReason.ts) and are taken in order.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { DetectOptions } from '../detector/result.js';

@@ -4,8 +4,9 @@
  * detections into dataset objects (RLE, polygons) and its preview PNG. Messages carry pixels and
  * masks as transferred buffers, never copies.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { Detection } from '../detector/result.js';
+import { shareDecodeLock } from '../image/decodeLock.js';
 import { decode, finish } from './imageJobs.js';
 import type { AnnotatedObject } from './types.js';
 
@@ -48,11 +49,17 @@ export interface FinishReply {
   error?: { code: string; message: string };
 }
 
+/** What a helper thread starts with: the main thread's decode lock, so that a failed file's error text is its own. */
+export interface HelperData {
+  decodeLock: SharedArrayBuffer;
+}
+
 export type WorkerRequest = DecodeRequest | FinishRequest;
 export type WorkerReply = DecodeReply | FinishReply;
 
 if (parentPort) {
   const port = parentPort;
+  shareDecodeLock((workerData as HelperData).decodeLock);
   port.on('message', (req: WorkerRequest) => {
     if (req.kind === 'decode') {
       void decode(req).then(({ reply, transfer }) => port.postMessage(reply, transfer));

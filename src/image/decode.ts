@@ -9,6 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { ImageDecodeError, kindOf } from './errors.js';
 import { loadSharp, type SharpModule } from './sharp.js';
+import { sniffFormat, steadyDecode } from './vipsReason.js';
 import {
   DEFAULT_MAX_PIXELS, type DecodedImage, type DecodeOptions, type ImageInput, type JimpLike, type RawPixels,
 } from './types.js';
@@ -146,33 +147,21 @@ function sharpDecoderName(sharp: SharpModule, format: string | undefined): strin
  * clips them at 255 instead, which no model was trained on.
  */
 async function decodeWithSharp(sharp: SharpModule, bytes: Uint8Array, source: string, options: ResolvedDecodeOptions): Promise<DecodedImage> {
-  let meta;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (e) {
+  const unsupported = (message: string) => /unsupported image format/i.test(message);
+  const meta = await steadyDecode(() => sharp(bytes, { limitInputPixels: false }).metadata(), sniffFormat(bytes), unsupported);
+  if (!meta.ok) {
     // Formats libvips lacks (BMP) go to jimp; jimp names the problem if it cannot read them either.
-    if (/unsupported image format/i.test((e as Error).message)) return decodeWithJimp(bytes, source, options);
-    throw new ImageDecodeError(source, `not a readable image (${(e as Error).message})`);
+    if (unsupported(meta.reason)) return decodeWithJimp(bytes, source, options);
+    throw new ImageDecodeError(source, `not a readable image (${meta.reason})`);
   }
+  const { width = 0, height = 0, format, space, depth } = meta.value;
   // The limits are checked on the header, before any pixel is decoded.
-  checkSize(meta.width ?? 0, meta.height ?? 0, options.maxPixels, source);
-  if (!options.maxPixelsGiven) checkNotBomb(meta.width ?? 0, meta.height ?? 0, bytes.byteLength, source);
-  const cmyk = meta.space === 'cmyk' && meta.depth === 'uchar';
-  try {
-    return await sharpPixels(sharp, bytes, meta.format, cmyk, source, options);
-  } catch (e) {
-    let reason = (e as Error).message;
-    // libvips keeps one error text per process: a failure that meets another thread's clearing
-    // it reads 'Unknown error'. Decoding again gives the reason (or, rarely, the pixels).
-    if (/unknown error/i.test(reason)) {
-      try {
-        return await sharpPixels(sharp, bytes, meta.format, cmyk, source, options);
-      } catch (again) {
-        reason = (again as Error).message;
-      }
-    }
-    throw new ImageDecodeError(source, `cannot decode (${reason})`);
-  }
+  checkSize(width, height, options.maxPixels, source);
+  if (!options.maxPixelsGiven) checkNotBomb(width, height, bytes.byteLength, source);
+  const cmyk = space === 'cmyk' && depth === 'uchar';
+  const pixels = await steadyDecode(() => sharpPixels(sharp, bytes, format, cmyk, source, options), format);
+  if (!pixels.ok) throw new ImageDecodeError(source, `cannot decode (${pixels.reason})`);
+  return pixels.value;
 }
 
 async function sharpPixels(sharp: SharpModule, bytes: Uint8Array, format: string | undefined, cmyk: boolean, source: string, options: ResolvedDecodeOptions): Promise<DecodedImage> {
