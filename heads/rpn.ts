@@ -68,7 +68,7 @@ export function selectPreNmsTopN(head: RpnHeadOutputs, cfg: RpnConfig): PreNmsSe
   picked.forEach((indices, level) => {
     for (const i of indices) {
       sel.indices[k] = i;
-      sel.deltas.set(head.deltas.subarray(4 * i, 4 * i + 4), 4 * k);
+      copyBox(head.deltas, i, sel.deltas, k);
       sel.logits[k] = head.objectness[i];
       sel.levels[k++] = level;
     }
@@ -105,10 +105,9 @@ export interface RpnNmsCandidates extends Proposals {
  * for callers that run the NMS elsewhere (a GPU) and then take `gather(boxes, scores, keep)`.
  */
 export function rpnNmsCandidates(sel: PreNmsSelection, gridSizes: Array<[number, number]>, cfg: RpnConfig, paddedSize: [number, number], imageSize: [number, number]): RpnNmsCandidates {
-  const anchorConfig = { sizes: cfg.anchorSizes, aspectRatios: gridSizes.map(() => cfg.aspectRatios) };
-  const anchors = generateAnchors(anchorConfig, gridSizes, paddedSize);
+  const anchors = anchorsFor(cfg, gridSizes, paddedSize);
   const selectedAnchors = new Float32Array(sel.indices.length * 4);
-  sel.indices.forEach((i, k) => selectedAnchors.set(anchors.subarray(4 * i, 4 * i + 4), 4 * k));
+  for (let k = 0; k < sel.indices.length; k++) copyBox(anchors, sel.indices[k], selectedAnchors, k);
 
   // decode (only the selected: decoding is per box, so this equals decoding all first), clip
   const boxes = clipBoxesToImage(decodeBoxes(sel.deltas, selectedAnchors, cfg.boxCoderWeights), imageSize);
@@ -124,8 +123,29 @@ export function gather(boxes: Float32Array, scores: Float32Array, keep: ArrayLik
   const out = { boxes: new Float32Array(keep.length * 4), scores: new Float32Array(keep.length) };
   for (let j = 0; j < keep.length; j++) {
     const i = keep[j];
-    out.boxes.set(boxes.subarray(4 * i, 4 * i + 4), 4 * j);
+    copyBox(boxes, i, out.boxes, j);
     out.scores[j] = scores[i];
   }
   return out;
+}
+
+/** to[4j .. 4j + 4] = from[4i .. 4i + 4], without a subarray view per box (thousands per image). */
+function copyBox(from: Float32Array, i: number, to: Float32Array, j: number): void {
+  to[4 * j] = from[4 * i];
+  to[4 * j + 1] = from[4 * i + 1];
+  to[4 * j + 2] = from[4 * i + 2];
+  to[4 * j + 3] = from[4 * i + 3];
+}
+
+/** The last anchors generated, by what they depend on: images of one size reuse them. */
+let lastAnchors: { key: string; anchors: Float32Array } | undefined;
+
+/** The image's anchors over all levels (`generateAnchors`), reused while the sizes and config stay the same. */
+function anchorsFor(cfg: RpnConfig, gridSizes: Array<[number, number]>, paddedSize: [number, number]): Float32Array {
+  const key = JSON.stringify([cfg.anchorSizes, cfg.aspectRatios, gridSizes, paddedSize]);
+  if (lastAnchors?.key !== key) {
+    const anchorConfig = { sizes: cfg.anchorSizes, aspectRatios: gridSizes.map(() => cfg.aspectRatios) };
+    lastAnchors = { key, anchors: generateAnchors(anchorConfig, gridSizes, paddedSize) };
+  }
+  return lastAnchors.anchors;
 }
