@@ -18,10 +18,11 @@ const DETECT = { masks: 'rle', maskExtent: 'image', scoreThreshold: 0.3 } as con
  * QuantizeLinear, whose float sums can round to the neighbouring uint8 step. One step of an
  * activation moves scores by about 1e-2, so: scores within 0.05, box IoU >= 0.9, mask IoU >= 0.85
  * (the masks are mask probabilities thresholded at 0.5: pixels on a small shape's outline flip,
- * measured worst 0.889 on this sample, 0.98 box IoU, 0.019 score), and the score threshold 0.3 applied with a 0.05 margin on the other side (a detection at 0.31
- * here may be 0.29 there).
+ * measured worst 0.887 on this sample, 0.99 box IoU, 0.021 score), or at most 4 pixels apart: a
+ * ring at 0.33 whose mask is 5 pixels differs by 2 (IoU 0.667); and the score threshold 0.3
+ * applied with a 0.05 margin on the other side (a detection at 0.31 here may be 0.29 there).
  */
-const INT8_WEBGPU_BARS = { minBoxIou: 0.9, maxScoreDiff: 0.05, minMaskIou: 0.85 };
+const INT8_WEBGPU_BARS = { minBoxIou: 0.9, maxScoreDiff: 0.05, minMaskIou: 0.85, maxMaskPixelDiff: 4 };
 const MARGIN = 0.05;
 const SAMPLE = join(repoRoot, 'samples', 'shapes-1.png');
 const VARIANTS = ['fp16', 'int8'] as const;
