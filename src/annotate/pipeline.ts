@@ -17,6 +17,7 @@ import { namingInput } from './errors.js';
 import { toObjects } from './objects.js';
 import type { ReplicaModel } from './replica.js';
 import { annotateOnReplicas } from './replicas.js';
+import { ThreadCalls } from './threadCalls.js';
 import { decodeLockBuffer } from '../image/decodeLock.js';
 import type { DecodeReply, FinishReply, HelperData, WorkerReply, WorkerRequest } from './worker.js';
 import type { ImageRecord, InputImage } from './types.js';
@@ -52,39 +53,16 @@ export interface PipelineOptions {
 
 /** One helper thread and the requests it has not answered yet. */
 class Helper {
-  private readonly worker: Worker;
-  private readonly waiting = new Map<number, (reply: WorkerReply) => void>();
-  private failure: Error | null = null;
-
-  constructor() {
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { decodeLock: decodeLockBuffer() } satisfies HelperData });
-    this.worker.on('message', (reply: WorkerReply) => {
-      const resolve = this.waiting.get(reply.seq);
-      this.waiting.delete(reply.seq);
-      resolve?.(reply);
-    });
-    const fail = (e: Error) => {
-      this.failure = e;
-      // Every request in flight is answered with the failure, so no image is silently lost.
-      const error = { code: 'INTERNAL', message: `internal error (please report it): annotate's helper thread stopped: ${e.message}` };
-      for (const [seq, resolve] of this.waiting) resolve({ kind: 'decoded', seq, error });
-      this.waiting.clear();
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`exited with code ${code}`)));
-  }
+  private readonly calls = new ThreadCalls<WorkerReply>(new Worker(new URL('./worker.js', import.meta.url), { workerData: { decodeLock: decodeLockBuffer() } satisfies HelperData }));
 
   call<R extends WorkerReply>(request: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<R> {
-    if (this.failure) return Promise.resolve({ kind: request.kind === 'decode' ? 'decoded' : 'finished', seq: request.seq, error: { code: 'INTERNAL', message: `internal error (please report it): ${this.failure.message}` } } as R);
-    return new Promise<R>((resolve) => {
-      this.waiting.set(request.seq, resolve as (reply: WorkerReply) => void);
-      this.worker.postMessage(request, transfer);
-    });
+    const kind = request.kind === 'decode' ? 'decoded' : 'finished';
+    const failed = (why: string) => ({ kind, seq: request.seq, error: { code: 'INTERNAL', message: `internal error (please report it): annotate's helper thread stopped: ${why}` } }) as WorkerReply;
+    return this.calls.call(request, transfer, failed) as Promise<R>;
   }
 
-  async close(): Promise<void> {
-    this.worker.removeAllListeners('exit');
-    await this.worker.terminate();
+  close(): Promise<void> {
+    return this.calls.close();
   }
 }
 

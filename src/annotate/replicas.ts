@@ -19,6 +19,7 @@ import { annotateOne } from './annotateOne.js';
 import type { AnnotateRequest, ReplicaModel, ReplicaReply } from './replica.js';
 import type { ImageRecord, InputImage } from './types.js';
 import type { PipelineOptions } from './pipeline.js';
+import { ThreadCalls } from './threadCalls.js';
 
 type Annotated = Extract<ReplicaReply, { kind: 'annotated' }>;
 
@@ -59,14 +60,11 @@ class MainThreadJob implements Job {
 
 /** One inference worker and the images it has not answered yet. */
 class Replica implements Job {
-  private readonly worker: Worker;
-  private readonly waiting = new Map<number, (reply: Annotated) => void>();
-  private failure: string | null = null;
+  private readonly calls: ThreadCalls<Annotated>;
   /** Resolves when the model is loaded; rejects with the reason it could not be. */
   readonly ready: Promise<void>;
 
   constructor(spec: ReplicaModel) {
-    this.worker = new Worker(new URL('./replica.js', import.meta.url), { workerData: spec });
     let loaded: () => void;
     let refused: (e: Error) => void;
     this.ready = new Promise<void>((resolve, reject) => {
@@ -74,46 +72,29 @@ class Replica implements Job {
       refused = reject;
     });
     this.ready.catch(() => undefined);
-    this.worker.on('message', (reply: ReplicaReply) => {
+    const loading = (message: unknown) => {
+      const reply = message as ReplicaReply;
       if (reply.kind === 'ready') loaded();
       else if (reply.kind === 'loadFailed') refused(new AnnotateError('ANNOTATE_WORKER', `an annotate worker (--jobs) could not load the model: ${reply.error.message}`));
-      else {
-        const resolve = this.waiting.get(reply.seq);
-        this.waiting.delete(reply.seq);
-        resolve?.(reply);
-      }
-    });
-    const fail = (message: string) => {
-      this.failure = message;
-      refused(new AnnotateError('ANNOTATE_WORKER', `an annotate worker (--jobs) stopped before its model was loaded: ${message}`));
-      // Every image in flight is answered with the failure, so none is silently lost.
-      for (const [seq, resolve] of this.waiting) resolve(this.failed(seq));
-      this.waiting.clear();
+      else return false;
+      return true;
     };
-    this.worker.on('error', (e) => fail(e.message));
-    this.worker.on('exit', (code) => fail(`exited with code ${code}`));
+    const stopped = (why: string) => refused(new AnnotateError('ANNOTATE_WORKER', `an annotate worker (--jobs) stopped before its model was loaded: ${why}`));
+    this.calls = new ThreadCalls<Annotated>(new Worker(new URL('./replica.js', import.meta.url), { workerData: spec }), loading, stopped);
   }
 
   /** Images sent and not answered yet. */
   get load(): number {
-    return this.waiting.size;
-  }
-
-  private failed(seq: number): Annotated {
-    return { kind: 'annotated', seq, error: { code: 'INTERNAL', message: `internal error (please report it): an annotate worker stopped: ${this.failure}` } };
+    return this.calls.pending;
   }
 
   annotate(request: AnnotateRequest): Promise<Annotated> {
-    if (this.failure) return Promise.resolve(this.failed(request.seq));
-    return new Promise<Annotated>((resolve) => {
-      this.waiting.set(request.seq, resolve);
-      this.worker.postMessage(request, [request.rgb.buffer as ArrayBuffer]);
-    });
+    const failed = (why: string): Annotated => ({ kind: 'annotated', seq: request.seq, error: { code: 'INTERNAL', message: `internal error (please report it): an annotate worker stopped: ${why}` } });
+    return this.calls.call(request, [request.rgb.buffer as ArrayBuffer], failed);
   }
 
-  async close(): Promise<void> {
-    this.worker.removeAllListeners('exit');
-    await this.worker.terminate();
+  close(): Promise<void> {
+    return this.calls.close();
   }
 }
 
