@@ -57,8 +57,9 @@ function foreign(line: string, format: string | undefined): boolean {
  * folded; undefined when none is left ('Unknown error', or only another loader's lines).
  */
 export function ownReason(message: string, format: string | undefined): string | undefined {
-  const prefix = SHARP_PREFIX.exec(message)?.[1];
-  const rest = prefix === undefined ? message : message.slice(SHARP_PREFIX.exec(message)![0].length);
+  const sharpWords = SHARP_PREFIX.exec(message);
+  const prefix = sharpWords?.[1];
+  const rest = sharpWords ? message.slice(sharpWords[0].length) : message;
   const lines = [...new Set(rest.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^unknown error$/i.test(l) && !foreign(l, format)))];
   if (lines.length === 0) return prefix?.replace(/:$/, '');
   return prefix === undefined ? lines.join('; ') : `${prefix} ${lines.join('; ')}`;

@@ -33,13 +33,6 @@ function boxIou(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number
   return union > 0 ? inter / union : (inter === 0 && a[4 * i] === b[4 * j] && a[4 * i + 1] === b[4 * j + 1] ? 1 : 0);
 }
 
-/** Pixels set in one mask and not in the other. */
-function maskPixelDiff(a: Uint8Array, b: Uint8Array): number {
-  let n = 0;
-  for (let i = 0; i < a.length; i++) if ((a[i] !== 0) !== (b[i] !== 0)) n++;
-  return n;
-}
-
 export interface MatchBars {
   minBoxIou: number;
   maxScoreDiff: number;
@@ -47,13 +40,19 @@ export interface MatchBars {
   maxMaskPixelDiff?: number;
 }
 
-export function maskIou(a: Uint8Array, b: Uint8Array): number {
+/** Pixels set in both masks, and in either. */
+function maskOverlap(a: Uint8Array, b: Uint8Array): { inter: number; union: number } {
   let inter = 0, union = 0;
   for (let i = 0; i < a.length; i++) {
     const x = a[i] !== 0, y = b[i] !== 0;
     if (x && y) inter++;
     if (x || y) union++;
   }
+  return { inter, union };
+}
+
+export function maskIou(a: Uint8Array, b: Uint8Array): number {
+  const { inter, union } = maskOverlap(a, b);
   return union === 0 ? 1 : inter / union;
 }
 
@@ -82,10 +81,12 @@ export function matchDetections(actual: FlatDetections, expected: FlatDetections
     worstBoxIou = Math.min(worstBoxIou, boxIou(expected.boxes, i, actual.boxes, j));
     worstScoreDiff = Math.max(worstScoreDiff, Math.abs(expected.scores[i] - actual.scores[j]));
     if (expected.masks && actual.masks) {
-      const iou = maskIou(expected.masks[i], actual.masks[j]);
+      const { inter, union } = maskOverlap(expected.masks[i], actual.masks[j]);
+      const iou = union === 0 ? 1 : inter / union;
       worstMaskIou = Math.min(worstMaskIou, iou);
       maskPairs++;
-      if (iou >= bars.minMaskIou || (bars.maxMaskPixelDiff !== undefined && maskPixelDiff(expected.masks[i], actual.masks[j]) <= bars.maxMaskPixelDiff)) maskMatched++;
+      // union - inter: the pixels set in one mask and not in the other
+      if (iou >= bars.minMaskIou || union - inter <= (bars.maxMaskPixelDiff ?? -1)) maskMatched++;
     }
   });
   const rate = (m: Int32Array) => (m.length === 0 ? 1 : m.filter((j) => j >= 0).length / m.length);
