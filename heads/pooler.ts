@@ -7,7 +7,7 @@
  *
  * K: RoIs, Kl: RoIs of level l, C: channels, P: pooled size.
  */
-import { type GraphBuilder, type Value, attr } from '../onnx/index.js';
+import { type GraphBuilder, type OnnxModel, type OnnxNode, type Value, attr } from '../onnx/index.js';
 import { assignLevels } from '../postprocess/typed.js';
 
 /** The pooled levels (torchvision's featmap_names with their strides) and the output size. */
@@ -84,4 +84,61 @@ export function splitByLevel(boxes: Float32Array, strides: readonly number[], ca
     order[i] = BigInt(offsets[l] + filled[l]++);
   }
   return { rois, batchIndices: Array.from(count, (n) => new BigInt64Array(n)), order };
+}
+
+/** What a head's in-graph pooler must compute for {@link withoutPooler} to take it out. */
+export interface ExpectedPooler {
+  levels: ReadonlyArray<{ name: string; stride: number }>;
+  outputSize: number;
+  samplingRatio: number;
+}
+
+/**
+ * The head with its pooler taken out: the nodes {@link addMultiScaleRoiAlign} wrote (one RoiAlign
+ * per level, their Concat, the Gather by `order`) give way to an input `pooled` [K, C, P, P], for
+ * a pooler outside the graph (the WebAssembly one on the CPU). Only a pooler computing exactly
+ * `expected` (torchvision's aligned=False average, these levels, strides, size and sampling
+ * ratio) is taken out.
+ * @returns undefined when the graph pools otherwise or not at all: it is then run as it is
+ */
+export function withoutPooler(model: OnnxModel, expected: ExpectedPooler): OnnxModel | undefined {
+  const { graph } = model;
+  const gather = graph.nodes.find((n) => n.opType === 'Gather' && n.inputs[1] === poolerInputs.order);
+  if (!gather || !(graph.inputs.some((i) => i.name === poolerInputs.order))) return undefined;
+  const producer = (value: string) => graph.nodes.find((n) => n.outputs.includes(value));
+  const top = producer(gather.inputs[0]);
+  const aligns = top?.opType === 'Concat' ? top.inputs.map(producer) : [top];
+  if (aligns.length !== expected.levels.length) return undefined;
+  const ok = aligns.every((node, i) => node !== undefined && poolsLevel(node, expected, i));
+  if (!ok || (top!.opType === 'Concat' && (top!.attributes.axis?.value ?? 0) !== 0) || (gather.attributes.axis?.value ?? 0) !== 0) return undefined;
+  const removed = new Set<OnnxNode>([gather, top!, ...(aligns as OnnxNode[])]);
+  const removedInputs = new Set([poolerInputs.order, ...(aligns as OnnxNode[]).flatMap((n) => n.inputs)]);
+  const kept = graph.nodes.filter((n) => !removed.has(n));
+  const internal = [...removed].flatMap((n) => n.outputs).filter((v) => v !== gather.outputs[0]);
+  // Nothing else may read what goes: the level features, RoIs and order, or the per-level results.
+  if (kept.some((n) => n.inputs.some((v) => removedInputs.has(v) || internal.includes(v)))) return undefined;
+  if (graph.outputs.some((o) => removedInputs.has(o.name) || internal.includes(o.name) || o.name === gather.outputs[0])) return undefined;
+  if (graph.nodes.some((n) => n.outputs.includes('pooled')) || graph.inputs.some((i) => i.name === 'pooled')) return undefined;
+  const level0 = graph.inputs.find((i) => i.name === expected.levels[0].name);
+  const channels = level0?.shape?.[1];
+  if (typeof channels !== 'number') return undefined;
+  const pooled = gather.outputs[0];
+  const nodes = kept.map((n) => (n.inputs.includes(pooled) ? { ...n, inputs: n.inputs.map((v) => (v === pooled ? 'pooled' : v)) } : n));
+  const inputs = [
+    { name: 'pooled', dtype: 'float32' as const, shape: ['K', channels, expected.outputSize, expected.outputSize] },
+    ...graph.inputs.filter((i) => !removedInputs.has(i.name)),
+  ];
+  return { ...model, graph: { ...graph, nodes, inputs } };
+}
+
+/** Whether `node` is the RoiAlign of level i as addMultiScaleRoiAlign writes it (ONNX defaults applied). */
+function poolsLevel(node: OnnxNode, expected: ExpectedPooler, i: number): boolean {
+  const level = expected.levels[i];
+  const a = node.attributes;
+  const get = <T>(key: string, fallback: T) => (a[key]?.value ?? fallback) as T;
+  return node.opType === 'RoiAlign' && (node.domain ?? '') === ''
+    && node.inputs[0] === level.name && node.inputs[1] === poolerInputs.rois(level.name) && node.inputs[2] === poolerInputs.batchIndices(level.name)
+    && get<string>('mode', 'avg') === 'avg' && get<string>('coordinate_transformation_mode', 'half_pixel') === 'output_half_pixel'
+    && get('output_height', 1) === expected.outputSize && get('output_width', 1) === expected.outputSize
+    && get('sampling_ratio', 0) === expected.samplingRatio && get('spatial_scale', 1) === Math.fround(1 / level.stride);
 }

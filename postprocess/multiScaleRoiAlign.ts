@@ -20,7 +20,7 @@
  */
 import { OperatorInputError } from './errors.js';
 import {
-  type Nchw, RoiAlignWorkspace, alignRoi, allocateOutput, checkCoordinates, checkFeatureShape,
+  type Nchw, type RoiAlignParams, RoiAlignWorkspace, alignRoi, allocateOutput, checkCoordinates, checkFeatureShape,
   checkMapNotEmpty, resolveRoiAlignParams,
 } from './roiAlign.js';
 
@@ -106,40 +106,63 @@ export function assignLevels(boxes: Float32Array, options: LevelMapperOptions): 
  * @returns Float32Array [K, C, PH, PW], K = sum Ki, in the order of the boxes
  */
 export function multiScaleRoiAlign(levels: readonly LevelFeatures[], boxes: readonly Float32Array[], options: MultiScaleRoiAlignOptions): Float32Array {
-  const { n, c, kMin, kMax } = checkLevels(levels);
-  const params = levels.map((l) => resolveRoiAlignParams(op, options, 1 / l.stride, 2));
-  if (!Array.isArray(boxes) || boxes.length > n) {
-    throw new OperatorInputError(op, `boxes must be a list of at most N = ${n} Float32Array [Ki, 4] (one per image), got ${Array.isArray(boxes) ? boxes.length : typeof boxes}`);
-  }
-  let k = 0;
-  boxes.forEach((b, i) => {
-    if (!(b instanceof Float32Array) || b.length % 4 !== 0) {
-      throw new OperatorInputError(op, `boxes[${i}] must be a Float32Array [Ki, 4] x1,y1,x2,y2`);
-    }
-    for (let j = 0; j < b.length; j += 4) checkCoordinates(op, `boxes[${i}][${j / 4}]`, b, j);
-    k += b.length / 4;
-  });
-  const out = allocateOutput(op, k, c, params[0]);
+  const plan = planMultiScale(levels, boxes, options);
+  const out = allocateOutput(op, plan.k, plan.c, plan.params[0]);
   if (out.length === 0) return out;
-  for (const l of levels) checkMapNotEmpty(op, `level '${l.name}'`, l.shape[2], l.shape[3]);
-  const mapper = { kMin, kMax, canonicalScale: options.canonicalScale, canonicalLevel: options.canonicalLevel };
   const ws = new RoiAlignWorkspace();
-  const roiLength = c * params[0].pooledHeight * params[0].pooledWidth;
-  const rois = assignAll(levels.length, boxes, k, mapper);
-  for (const r of localityOrder(rois)) {
+  const roiLength = plan.c * plan.params[0].pooledHeight * plan.params[0].pooledWidth;
+  const { rois } = plan;
+  for (const r of plan.order) {
     const level = rois.level[r];
     if (level < 0) continue;
     const l = levels[level];
     const i = rois.image[r];
     const o = 4 * rois.box[r];
     const b = boxes[i];
-    alignRoi(l.data, l.shape, i, b[o], b[o + 1], b[o + 2], b[o + 3], params[level], ws, out, r * roiLength, `boxes[${i}][${rois.box[r]}]`);
+    alignRoi(l.data, l.shape, i, b[o], b[o + 1], b[o + 2], b[o + 3], plan.params[level], ws, out, r * roiLength, `boxes[${i}][${rois.box[r]}]`);
   }
   return out;
 }
 
-/** Every RoI r in output order (torchvision concatenates the images' boxes): its image, box and level. */
-interface AssignedRois {
+/** A checked multi-scale RoIAlign call: sizes, per-level parameters, each RoI's level, the pooling order. @internal */
+export interface MultiScalePlan {
+  n: number;
+  c: number;
+  /** RoIs over all images */
+  k: number;
+  params: RoiAlignParams[];
+  rois: AssignedRois;
+  /** RoI indices in the order to pool them (see localityOrder) */
+  order: Int32Array;
+}
+
+/**
+ * Checks a {@link multiScaleRoiAlign} call (OperatorInputError before any feature is read) and
+ * assigns its RoIs to levels. Shared by the TypeScript and the SIMD poolers; `withData` false
+ * checks the levels' shapes only. @internal
+ */
+export function planMultiScale(levels: readonly LevelFeatures[], boxes: readonly Float32Array[], options: MultiScaleRoiAlignOptions, name = op, withData = true): MultiScalePlan {
+  const { n, c, kMin, kMax } = checkLevels(levels, name, withData);
+  const params = levels.map((l) => resolveRoiAlignParams(name, options, 1 / l.stride, 2));
+  if (!Array.isArray(boxes) || boxes.length > n) {
+    throw new OperatorInputError(name, `boxes must be a list of at most N = ${n} Float32Array [Ki, 4] (one per image), got ${Array.isArray(boxes) ? boxes.length : typeof boxes}`);
+  }
+  let k = 0;
+  boxes.forEach((b, i) => {
+    if (!(b instanceof Float32Array) || b.length % 4 !== 0) {
+      throw new OperatorInputError(name, `boxes[${i}] must be a Float32Array [Ki, 4] x1,y1,x2,y2`);
+    }
+    for (let j = 0; j < b.length; j += 4) checkCoordinates(name, `boxes[${i}][${j / 4}]`, b, j);
+    k += b.length / 4;
+  });
+  if (k * c > 0) for (const l of levels) checkMapNotEmpty(name, `level '${l.name}'`, l.shape[2], l.shape[3]);
+  const mapper = { kMin, kMax, canonicalScale: options.canonicalScale, canonicalLevel: options.canonicalLevel };
+  const rois = assignAll(levels.length, boxes, k, mapper);
+  return { n, c, k, params, rois, order: localityOrder(rois) };
+}
+
+/** Every RoI r in output order (torchvision concatenates the images' boxes): its image, box and level. @internal */
+export interface AssignedRois {
   image: Int32Array;
   box: Int32Array;
   /** index into the pooled levels; -1: no level (negative area), the RoI stays zero */
@@ -180,12 +203,13 @@ function localityOrder(rois: AssignedRois): Int32Array {
 }
 
 /** Checks the declared levels: shapes, equal N and C, power-of-two strides each equal to the previous or double it. */
-function checkLevels(levels: readonly LevelFeatures[]): { n: number; c: number; kMin: number; kMax: number } {
+function checkLevels(levels: readonly LevelFeatures[], op: string, withData: boolean): { n: number; c: number; kMin: number; kMax: number } {
   if (!Array.isArray(levels) || levels.length === 0) throw new OperatorInputError(op, 'levels must be a non-empty list of pyramid levels');
   const first = levels[0];
   let kPrevious = 0;
   levels.forEach((l, i) => {
-    const [n, c] = checkFeatureShape(op, `level '${l.name}'`, l.data, l.shape);
+    // Without data: a copy whose shapes were checked with their data (roiAlignSimd.ts).
+    const [n, c] = withData ? checkFeatureShape(op, `level '${l.name}'`, l.data, l.shape) : l.shape;
     if (c !== l.channels || c !== first.channels || n !== first.shape[0]) {
       throw new OperatorInputError(op, `level '${l.name}' has shape [${l.shape.join(', ')}], declared ${l.channels} channels; every level needs N = ${first.shape[0]} and C = ${first.channels}`);
     }

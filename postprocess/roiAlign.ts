@@ -201,8 +201,8 @@ export class RoiAlignWorkspace {
   }
 }
 
-/** Taps of one axis: for each output bin p, indices idx[start[p]..start[p+1]) and summed weights. */
-class AxisTaps {
+/** Taps of one axis: for each output bin p, indices idx[start[p]..start[p+1]) and summed weights. @internal */
+export class AxisTaps {
   start = new Int32Array(1);
   idx = new Int32Array(0);
   weight = new Float64Array(0);
@@ -225,6 +225,23 @@ export function alignRoi(
   p: RoiAlignParams, ws: RoiAlignWorkspace, out: Float32Array, outOffset: number, name: string,
 ): void {
   const [, c, h, w] = shape;
+  const taps = roiAxisTaps(h, w, x1, y1, x2, y2, p, ws, name);
+  combineTaps(ws, p.pooledHeight, p.pooledWidth, w, taps.rows * taps.cols, taps.scale);
+  poolChannels(input, (batchIndex * c) * h * w, c, h * w, p.pooledHeight * p.pooledWidth, ws, out, outOffset);
+}
+
+/** One RoI's taps per axis, left in `ws.rows` and `ws.cols`, and the bin average's 1 / count. @internal */
+export interface RoiAxisTaps {
+  rows: number;
+  cols: number;
+  scale: number;
+}
+
+/**
+ * The row and column taps of one RoI on an h x w map (see the file comment); the products of a
+ * bin's row and column weights, times `scale`, are its bilinear taps. @internal
+ */
+export function roiAxisTaps(h: number, w: number, x1: number, y1: number, x2: number, y2: number, p: RoiAlignParams, ws: RoiAlignWorkspace, name: string): RoiAxisTaps {
   // The kernel: start = coordinate * spatial_scale - offset, all float32; "do not use rounding".
   const offset = p.aligned ? 0.5 : 0;
   const startW = Math.fround(Math.fround(x1 * p.spatialScale) - offset);
@@ -248,10 +265,9 @@ export function alignRoi(
   // The kernel's `count`: dropped (outside) samples count too; an empty grid averages over 1.
   const count = Math.fround(Math.max(gridH * gridW, 1));
   ws.ensureMapSize(Math.max(h, w));
-  const nRows = axisTaps(startH, binH, p.pooledHeight, gridH, h, ws.rows, ws);
-  const nCols = axisTaps(startW, binW, p.pooledWidth, gridW, w, ws.cols, ws);
-  combineTaps(ws, p.pooledHeight, p.pooledWidth, w, nRows * nCols, 1 / count);
-  poolChannels(input, (batchIndex * c) * h * w, c, h * w, p.pooledHeight * p.pooledWidth, ws, out, outOffset);
+  const rows = axisTaps(startH, binH, p.pooledHeight, gridH, h, ws.rows, ws);
+  const cols = axisTaps(startW, binW, p.pooledWidth, gridW, w, ws.cols, ws);
+  return { rows, cols, scale: 1 / count };
 }
 
 /** GH (or GW): the fixed ratio, or the kernel's adaptive ceil(roi side / pooled side) in float32. */

@@ -10,7 +10,8 @@ export { boxArea, boxIou, clipBoxesToImage, removeSmallBoxes } from './boxes.js'
 export { generateAnchors } from './anchors.js';
 export { batchedNms, type BatchedNmsPlan, nms, type NmsProblem, planBatchedNms } from './nms.js';
 export { topK } from './topk.js';
-export { assignLevels, multiScaleRoiAlign } from './multiScaleRoiAlign.js';
+export { assignLevels, type LevelFeatures, multiScaleRoiAlign } from './multiScaleRoiAlign.js';
+export { PoolerMemoryError, SimdRoiAlign } from './roiAlignSimd.js';
 export {
   pasteBinaryMasksInBoxes, pasteBinaryMasksInImage, pasteMasksInBoxes, pasteMasksInImage, type MaskWindow,
 } from './pasteMasks.js';

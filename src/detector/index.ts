@@ -10,7 +10,7 @@ import { checkedResizedSize, imageSourceName } from '../transform/index.js';
 import type { Manifest } from '../modelPackage/manifest.js';
 import { type InferenceSession, nmsPlacement, type OrtModule, type Provider, type RuntimeOptions, sessionOptions } from '../runtime/index.js';
 import { GeneralizedRCNN, type RcnnOutput, type RcnnSessions } from './rcnn.js';
-import { cpuOperators, type NetworkRole, type OutputLocation, type StageOperators, webgpuOperators } from './operators.js';
+import { cpuOperators, headPoolers, type NetworkRole, type OutputLocation, type StageOperators, webgpuOperators } from './operators.js';
 import type { DetectionResult, DetectOptions, PyramidActivations } from './result.js';
 import type { Precision } from '../modelPackage/manifest.js';
 import { chooseComputePrecision, type ComputePrecision } from './precision.js';
@@ -95,12 +95,13 @@ export async function createDetector(
     ort.InferenceSession.create(bytes, outputs === 'cpu' ? opts : { ...opts, preferredOutputLocation: outputs });
   // The package names its backbone kind; the registry checks the file against the declared levels.
   const backbone = backbones.load(manifest.backbone.kind, networks.backbone, manifest.backbone.levels);
+  const config = resolveConfig(manifest.config);
   const sessions: Partial<RcnnSessions> = {};
   let ops: StageOperators | undefined;
   let computePrecision: ComputePrecision = 'fp32';
   try {
     computePrecision = await chooseComputePrecision(ort, provider, dtype, (bytes) => create(bytes));
-    ops = provider === 'webgpu' ? await webgpuOperators(ort, backbone.levels, create, { compute: computePrecision, nms }) : cpuOperators(ort, provider === 'cuda' ? 'cuda' : 'cpu');
+    ops = provider === 'webgpu' ? await webgpuOperators(ort, backbone.levels, create, { compute: computePrecision, nms }) : cpuOperators(ort, provider === 'cuda' ? 'cuda' : 'cpu', headPoolers(backbone.levels, config));
     const network = (role: NetworkRole, bytes: Uint8Array) => create(ops!.network(role, bytes), ops!.outputLocation(role));
     sessions.backbone = await network('backbone', backbone.onnx);
     sessions.rpnHead = await network('rpnHead', networks.rpnHead);
@@ -111,7 +112,6 @@ export async function createDetector(
     throw e;
   }
   const operators = ops;
-  const config = resolveConfig(manifest.config);
   const model = new GeneralizedRCNN(ort, sessions as RcnnSessions, backbone.levels, config, operators);
   let released: Promise<void> | undefined;
   const running = new Set<Promise<unknown>>();

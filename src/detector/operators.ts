@@ -15,13 +15,14 @@
  */
 import type { FeaturePyramid, PyramidLevel } from '../../backbones/index.js';
 import { buildDownload, buildGridMultiScaleRoiAlign, buildRpnTopK, retargetHeadPooling, rpnTopKOutputs, toFloat16Compute } from '../../gpu/index.js';
-import { splitByLevel } from '../../heads/pooler.js';
+import { type ExpectedPooler, splitByLevel, withoutPooler } from '../../heads/pooler.js';
 import { levelRanges, type PreNmsSelection, selectPreNmsTopN } from '../../heads/rpn.js';
 import { anchorsPerLocation, type RpnConfig } from '../../heads/config.js';
 import { readModel, serializeModel } from '../../onnx/index.js';
-import { batchedNms, multiScaleRoiAlign } from '../../postprocess/typed.js';
+import { type LevelFeatures, PoolerMemoryError, SimdRoiAlign, batchedNms, multiScaleRoiAlign } from '../../postprocess/typed.js';
 import { type InferenceSession, type OrtModule, type Provider, ProviderUnavailableError, type Tensor } from '../runtime/index.js';
 import type { ComputePrecision } from './precision.js';
+import type { DetectorConfig } from '../config.js';
 import { type GpuMaskPaster, gpuMaskPaster } from './gpuMasks.js';
 import { type BatchedNmsOperator, gpuBatchedNms } from './gpuNms.js';
 
@@ -80,30 +81,108 @@ export interface StageOperators {
 
 const onCpu = (t: Tensor) => t.location === 'cpu' || t.location === 'cpu-pinned';
 
-/** The pyramid's pooled levels as the TypeScript operators take them (CPU tensors only). */
-function poolOnCpu(ort: OrtModule, pyramid: FeaturePyramid<Tensor>, boxes: Float32Array, p: PoolerParams): Tensor {
-  const levels = p.levels.map((l) => {
+/** The pyramid's pooled levels as the operators of postprocess/ take them (CPU tensors only). */
+function cpuLevels(pyramid: FeaturePyramid<Tensor>, p: PoolerParams): LevelFeatures[] {
+  return p.levels.map((l) => {
     const t = pyramid.features.get(l.name)!;
     return { ...l, data: t.data as Float32Array, shape: t.dims as [number, number, number, number] };
   });
-  const pooled = multiScaleRoiAlign(levels, [boxes], {
-    outputSize: [p.outputSize, p.outputSize], samplingRatio: p.samplingRatio, canonicalScale: p.canonicalScale, canonicalLevel: p.canonicalLevel,
-  });
-  return new ort.Tensor('float32', pooled, [boxes.length / 4, levels[0].channels, p.outputSize, p.outputSize]);
 }
 
-/** The TypeScript reference operators: everything on the CPU. */
-export function cpuOperators(ort: OrtModule, kind: 'cpu' | 'cuda' = 'cpu'): StageOperators {
+const poolerOptions = (p: PoolerParams) => ({
+  outputSize: [p.outputSize, p.outputSize] as [number, number], samplingRatio: p.samplingRatio, canonicalScale: p.canonicalScale, canonicalLevel: p.canonicalLevel,
+});
+
+/** The poolers that heads without RoiAlign nodes (see {@link cpuOperators}) are fed by. */
+export type HeadPoolers = Partial<Record<'boxHead' | 'maskHead', ExpectedPooler>>;
+
+/** The heads' poolers as the config describes them (what GeneralizedRCNN pools with), by role. */
+export function headPoolers(levels: readonly PyramidLevel[], config: DetectorConfig): HeadPoolers {
+  const pooled = levels.filter((l) => config.levelMapper.featureNames.includes(l.name));
+  return {
+    boxHead: { levels: pooled, outputSize: config.roiHeads.poolerOutputSize, samplingRatio: config.roiHeads.samplingRatio },
+    maskHead: { levels: pooled, outputSize: config.mask.poolerOutputSize, samplingRatio: config.mask.samplingRatio },
+  };
+}
+
+/**
+ * The CPU operators' RoIAlign: the WebAssembly SIMD pooler where the runtime has it, else the
+ * TypeScript one. A pyramid's levels are copied into one SIMD pooler at its first pooling and
+ * read there by the next (box head, then mask head); the pooler is lent to that pyramid until
+ * its tensors are disposed (the end of the forward), so forwards running at once never share one.
+ */
+function cpuPooling(ort: OrtModule): Pick<StageOperators, 'pool' | 'dispose' | 'release'> {
+  const free: SimdRoiAlign[] = [];
+  // null: the pyramid is more than a WebAssembly memory holds, the TypeScript pooler takes it.
+  const lent = new Map<Tensor, SimdRoiAlign | null>();
+  const simd = (pyramid: FeaturePyramid<Tensor>, p: PoolerParams, levels: LevelFeatures[]): SimdRoiAlign | null => {
+    const key = pyramid.features.get(p.levels[0].name)!;
+    let pooler = lent.get(key);
+    if (pooler === undefined) {
+      pooler = free.pop() ?? new SimdRoiAlign();
+      try {
+        pooler.loadLevels(levels);
+      } catch (e) {
+        if (!(e instanceof PoolerMemoryError)) throw e;
+        pooler = null;
+      }
+      lent.set(key, pooler);
+    }
+    return pooler;
+  };
+  return {
+    async pool(pyramid, boxes, p) {
+      const levels = cpuLevels(pyramid, p);
+      const dims = [boxes.length / 4, levels[0].channels, p.outputSize, p.outputSize];
+      const pooler = SimdRoiAlign.supported && levels[0].channels % 4 === 0 ? simd(pyramid, p, levels) : null;
+      if (pooler) {
+        try {
+          return new ort.Tensor('float32', pooler.pool([boxes], poolerOptions(p)), dims);
+        } catch (e) {
+          if (!(e instanceof PoolerMemoryError)) throw e;
+        }
+      }
+      return new ort.Tensor('float32', multiScaleRoiAlign(levels, [boxes], poolerOptions(p)), dims);
+    },
+    dispose(tensors) {
+      for (const t of tensors) {
+        const pooler = lent.get(t);
+        if (pooler === undefined) continue;
+        lent.delete(t);
+        if (pooler === null) continue;
+        // Two kept: enough for forwards overlapping in pairs, without holding every pyramid's memory.
+        if (free.length < 2) free.push(pooler);
+      }
+    },
+    async release() {
+      free.length = 0;
+      lent.clear();
+    },
+  };
+}
+
+/**
+ * The TypeScript reference operators: everything on the CPU. With `poolers` (kind 'cpu' only),
+ * heads whose RoiAlign nodes compute exactly those poolers lose them at load and take `pooled`
+ * from the WebAssembly SIMD pooler instead (onnxruntime's CPU RoiAlign is scalar over NCHW
+ * planes: 2.5x slower on the bundled model's box head, see docs/ARCHITECTURE.md).
+ */
+export function cpuOperators(ort: OrtModule, kind: 'cpu' | 'cuda' = 'cpu', poolers: HeadPoolers = {}): StageOperators {
+  const pooling = cpuPooling(ort);
   return {
     kind,
     outputLocation: () => 'cpu',
-    network: (role, bytes) => (kind === 'cuda' && (role === 'boxHead' || role === 'maskHead') ? rewritten('cuda', role, () => retargeted(bytes, 'cuda')) : bytes),
+    network: (role, bytes) => {
+      if (kind === 'cuda' && (role === 'boxHead' || role === 'maskHead')) return rewritten('cuda', role, () => retargeted(bytes, 'cuda'));
+      const expected = role === 'boxHead' || role === 'maskHead' ? poolers[role] : undefined;
+      if (kind !== 'cpu' || !expected || !SimdRoiAlign.supported) return bytes;
+      const cut = withoutPooler(readModel(bytes), expected);
+      return cut ? serializeModel(cut) : bytes;
+    },
     preNmsTopN: async (head, gridSizes, cfg) => selectPreNmsTopN({ objectness: head.objectness.data as Float32Array, deltas: head.deltas.data as Float32Array, gridSizes }, cfg),
     batchedNms: async (boxes, scores, idxs, iouThreshold, limit) => batchedNms(boxes, scores, idxs, iouThreshold, limit),
-    pool: async (pyramid, boxes, params) => poolOnCpu(ort, pyramid, boxes, params),
     download: async (pyramid) => pyramid,
-    dispose: () => {},
-    release: async () => {},
+    ...pooling,
   };
 }
 
