@@ -142,3 +142,76 @@ function poolsLevel(node: OnnxNode, expected: ExpectedPooler, i: number): boolea
     && get('output_height', 1) === expected.outputSize && get('output_width', 1) === expected.outputSize
     && get('sampling_ratio', 0) === expected.samplingRatio && get('spatial_scale', 1) === Math.fround(1 / level.stride);
 }
+
+/** The input of a head that takes its pooled RoIs channels-last, [K, P, P, C] (see {@link channelsLastPooled}). */
+export const POOLED_CHANNELS_LAST = 'pooledChannelsLast';
+
+/**
+ * A head taking `pooled` [K, C, P, P] (from {@link withoutPooler}) rewritten to take
+ * `pooledChannelsLast` [K, P, P, C], the layout the SIMD pooler computes, when its first layer
+ * is fully connected (TwoMLPHead's Flatten -> fc6): fc6's weight columns are permuted from
+ * c * P * P + bin to bin * C + c, through the Cast (fp16 packages) or per-row DequantizeLinear
+ * (int8) in front of it, and a per-tensor QuantizeLinear/DequantizeLinear pair on the flattened
+ * RoIs is kept (it is element-wise). This saves transposing every pooled RoI back to planes.
+ * @returns undefined for any other head (convolutions first: the mask head, v2 box heads)
+ */
+export function channelsLastPooled(model: OnnxModel): OnnxModel | undefined {
+  const { graph } = model;
+  const input = graph.inputs.find((i) => i.name === 'pooled');
+  const [, c, p] = input?.shape ?? [];
+  if (typeof c !== 'number' || typeof p !== 'number') return undefined;
+  const users = (value: string) => graph.nodes.filter((n) => n.inputs.includes(value));
+  const only = (value: string) => {
+    const u = users(value);
+    return u.length === 1 && !graph.outputs.some((o) => o.name === value) ? u[0] : undefined;
+  };
+  const flatten = only('pooled');
+  if (flatten?.opType !== 'Flatten' || (flatten.attributes.axis?.value ?? 1) !== 1) return undefined;
+  // Flatten -> [QuantizeLinear -> DequantizeLinear, per tensor] -> Gemm
+  let next = only(flatten.outputs[0]);
+  if (next?.opType === 'QuantizeLinear') {
+    const dq = only(next.outputs[0]);
+    if (!perTensor(model, next) || dq?.opType !== 'DequantizeLinear' || !perTensor(model, dq)) return undefined;
+    next = only(dq.outputs[0]);
+  }
+  const gemm = next;
+  if (gemm?.opType !== 'Gemm' || (gemm.attributes.transA?.value ?? 0) !== 0 || gemm.inputs[0] === gemm.inputs[1]) return undefined;
+  const transB = (gemm.attributes.transB?.value ?? 0) === 1;
+  // the weight: an initializer, or one behind a Cast or a DequantizeLinear along its rows
+  let weightName = gemm.inputs[1];
+  const front = graph.nodes.find((n) => n.outputs.includes(weightName));
+  if (front) {
+    const rowAxis = transB ? 0 : 1;
+    const dqRows = front.opType === 'DequantizeLinear' && (perTensor(model, front) || (front.attributes.axis?.value ?? 1) === rowAxis);
+    if ((front.opType !== 'Cast' && !dqRows) || only(front.outputs[0]) !== gemm) return undefined;
+    weightName = front.inputs[0];
+    if (users(weightName).length !== 1) return undefined;
+  }
+  const weight = graph.initializers.find((t) => t.name === weightName);
+  if (!weight || weight.dims.length !== 2 || !ArrayBuffer.isView(weight.data) || weight.data instanceof DataView) return undefined;
+  const [rows, cols] = transB ? weight.dims : [weight.dims[1], weight.dims[0]];
+  if (cols !== c * p * p) return undefined;
+  const bins = p * p;
+  const from = weight.data;
+  const to = new (from.constructor as new (n: number) => typeof from)(from.length);
+  // (c * bins + b) -> (b * C + ch), along the weight's input dimension
+  for (let o = 0; o < rows; o++) {
+    for (let ch = 0; ch < c; ch++) {
+      for (let b = 0; b < bins; b++) {
+        const src = ch * bins + b, dst = b * c + ch;
+        if (transB) to[o * cols + dst] = from[o * cols + src];
+        else to[dst * rows + o] = from[src * rows + o];
+      }
+    }
+  }
+  const nodes = graph.nodes.map((n) => (n === flatten ? { ...n, inputs: [POOLED_CHANNELS_LAST] } : n));
+  const initializers = graph.initializers.map((t) => (t === weight ? { ...t, data: to } : t));
+  const inputs = graph.inputs.map((i) => (i === input ? { ...i, name: POOLED_CHANNELS_LAST, shape: ['K', p, p, c] } : i));
+  return { ...model, graph: { ...graph, nodes, initializers, inputs } };
+}
+
+/** Whether a (De)QuantizeLinear node has one scale (and zero point) for the whole tensor. */
+function perTensor(model: OnnxModel, node: OnnxNode): boolean {
+  const scale = model.graph.initializers.find((t) => t.name === node.inputs[1]);
+  return scale !== undefined && scale.dims.reduce((a, b) => a * b, 1) === 1;
+}

@@ -127,10 +127,11 @@ export class SimdRoiAlign {
   /**
    * As {@link multiScaleRoiAlign}(levels, boxes, options) over the levels of the last {@link loadLevels}.
    * @param boxes per image i < N, Float32Array [Ki, 4] x1,y1,x2,y2 in image coordinates
-   * @returns Float32Array [K, C, PH, PW] in the order of the boxes: a view of this pooler's
-   *   memory, overwritten (or detached) by its next call
+   * @param channelsLast give [K, PH, PW, C] (what the kernel computes) instead of [K, C, PH, PW]
+   * @returns Float32Array [K, C, PH, PW] (or [K, PH, PW, C]) in the order of the boxes: a view of
+   *   this pooler's memory, overwritten (or detached) by its next call
    */
-  pool(boxes: readonly Float32Array[], options: MultiScaleRoiAlignOptions): Float32Array {
+  pool(boxes: readonly Float32Array[], options: MultiScaleRoiAlignOptions, channelsLast = false): Float32Array {
     if (!this.loaded) throw new OperatorInputError(op, 'no levels loaded: call loadLevels(levels) first');
     const { levels, bases } = this.loaded;
     const plan = planMultiScale(levels, boxes, options, op, false);
@@ -165,8 +166,12 @@ export class SimdRoiAlign {
       const rowBytes = 4 * w * c;
       this.writeTaps(this.ws.rows, ph, axis.rows, rowStart, rowTaps, bases[level] + i * h * rowBytes, rowBytes, axis.scale);
       this.writeTaps(this.ws.cols, pw, axis.cols, colStart, colTaps, 0, 4 * c, 1);
-      this.kernels.poolRoi(rowStart, rowTaps, colStart, colTaps, ph, pw, 4 * c, pooled);
-      this.kernels.toChannelsFirst(pooled, out + 4 * r * roiLength, bins, 4 * c, c / 4);
+      if (channelsLast) {
+        this.kernels.poolRoi(rowStart, rowTaps, colStart, colTaps, ph, pw, 4 * c, out + 4 * r * roiLength);
+      } else {
+        this.kernels.poolRoi(rowStart, rowTaps, colStart, colTaps, ph, pw, 4 * c, pooled);
+        this.kernels.toChannelsFirst(pooled, out + 4 * r * roiLength, bins, 4 * c, c / 4);
+      }
     }
     return new Float32Array(this.kernels.memory.buffer, out, outLength);
   }

@@ -81,14 +81,17 @@ export type NetworkBytes = { backbone: Uint8Array; rpnHead: Uint8Array; boxHead:
  * 'resnet-fpn' and 'onnx').
  * `runtime.dtype` is the package variant the networks are (default 'fp32'): an 'fp16' one computes
  * in float16 on a float16-capable WebGPU device (./precision.ts).
+ * `runtime.graphPooling` keeps the heads' RoiAlign nodes on the CPU (the calibration of
+ * src/quantize watches the networks it was given, byte for byte); by default the CPU operators
+ * take them out and pool in WebAssembly (operators.ts).
  * @param providerFallback why another provider was asked for and could not start (kept in results)
  */
 export async function createDetector(
-  ort: OrtModule, manifest: Manifest, networks: NetworkBytes, decode: ImageDecoder, runtime: RuntimeOptions & { dtype?: Precision },
+  ort: OrtModule, manifest: Manifest, networks: NetworkBytes, decode: ImageDecoder, runtime: RuntimeOptions & { dtype?: Precision; graphPooling?: boolean },
   backbones: BackboneRegistry = createBackboneRegistry(), providerFallback?: string,
 ): Promise<Detector> {
   const provider: Provider = runtime.provider ?? 'cpu';
-  const { dtype, ...runtimeOptions } = runtime;
+  const { dtype, graphPooling, ...runtimeOptions } = runtime;
   const nms = nmsPlacement(runtime, provider, providerFallback !== undefined);
   const opts = sessionOptions(runtimeOptions);
   const create = (bytes: Uint8Array, outputs: OutputLocation = 'cpu') =>
@@ -101,7 +104,7 @@ export async function createDetector(
   let computePrecision: ComputePrecision = 'fp32';
   try {
     computePrecision = await chooseComputePrecision(ort, provider, dtype, (bytes) => create(bytes));
-    ops = provider === 'webgpu' ? await webgpuOperators(ort, backbone.levels, create, { compute: computePrecision, nms }) : cpuOperators(ort, provider === 'cuda' ? 'cuda' : 'cpu', headPoolers(backbone.levels, config));
+    ops = provider === 'webgpu' ? await webgpuOperators(ort, backbone.levels, create, { compute: computePrecision, nms }) : cpuOperators(ort, provider === 'cuda' ? 'cuda' : 'cpu', graphPooling ? {} : headPoolers(backbone.levels, config));
     const network = (role: NetworkRole, bytes: Uint8Array) => create(ops!.network(role, bytes), ops!.outputLocation(role));
     sessions.backbone = await network('backbone', backbone.onnx);
     sessions.rpnHead = await network('rpnHead', networks.rpnHead);

@@ -15,7 +15,7 @@
  */
 import type { FeaturePyramid, PyramidLevel } from '../../backbones/index.js';
 import { buildDownload, buildGridMultiScaleRoiAlign, buildRpnTopK, retargetHeadPooling, rpnTopKOutputs, toFloat16Compute } from '../../gpu/index.js';
-import { type ExpectedPooler, splitByLevel, withoutPooler } from '../../heads/pooler.js';
+import { channelsLastPooled, type ExpectedPooler, splitByLevel, withoutPooler } from '../../heads/pooler.js';
 import { levelRanges, type PreNmsSelection, selectPreNmsTopN } from '../../heads/rpn.js';
 import { anchorsPerLocation, type RpnConfig } from '../../heads/config.js';
 import { readModel, serializeModel } from '../../onnx/index.js';
@@ -42,6 +42,8 @@ export interface RpnHeadTensors {
 /** One pooler's parameters (torchvision's MultiScaleRoIAlign). */
 export interface PoolerParams {
   levels: readonly PyramidLevel[];
+  /** [K, P, P, C] instead of [K, C, P, P], for a head taking `pooledChannelsLast` (CPU operators only). */
+  channelsLast?: boolean;
   outputSize: number;
   samplingRatio: number;
   canonicalScale: number;
@@ -93,6 +95,13 @@ const poolerOptions = (p: PoolerParams) => ({
   outputSize: [p.outputSize, p.outputSize] as [number, number], samplingRatio: p.samplingRatio, canonicalScale: p.canonicalScale, canonicalLevel: p.canonicalLevel,
 });
 
+/** [K, C, bins] -> [K, bins, C]. */
+function planesToChannelsLast(planes: Float32Array, k: number, c: number, bins: number): Float32Array {
+  const out = new Float32Array(planes.length);
+  for (let r = 0; r < k; r++) for (let ch = 0; ch < c; ch++) for (let b = 0; b < bins; b++) out[(r * bins + b) * c + ch] = planes[(r * c + ch) * bins + b];
+  return out;
+}
+
 /** The poolers that heads without RoiAlign nodes (see {@link cpuOperators}) are fed by. */
 export type HeadPoolers = Partial<Record<'boxHead' | 'maskHead', ExpectedPooler>>;
 
@@ -133,16 +142,18 @@ function cpuPooling(ort: OrtModule): Pick<StageOperators, 'pool' | 'dispose' | '
   return {
     async pool(pyramid, boxes, p) {
       const levels = cpuLevels(pyramid, p);
-      const dims = [boxes.length / 4, levels[0].channels, p.outputSize, p.outputSize];
-      const pooler = SimdRoiAlign.supported && levels[0].channels % 4 === 0 ? simd(pyramid, p, levels) : null;
+      const [k, c, s] = [boxes.length / 4, levels[0].channels, p.outputSize];
+      const dims = p.channelsLast ? [k, s, s, c] : [k, c, s, s];
+      const pooler = SimdRoiAlign.supported && c % 4 === 0 ? simd(pyramid, p, levels) : null;
       if (pooler) {
         try {
-          return new ort.Tensor('float32', pooler.pool([boxes], poolerOptions(p)), dims);
+          return new ort.Tensor('float32', pooler.pool([boxes], poolerOptions(p), p.channelsLast), dims);
         } catch (e) {
           if (!(e instanceof PoolerMemoryError)) throw e;
         }
       }
-      return new ort.Tensor('float32', multiScaleRoiAlign(levels, [boxes], poolerOptions(p)), dims);
+      const planes = multiScaleRoiAlign(levels, [boxes], poolerOptions(p));
+      return new ort.Tensor('float32', p.channelsLast ? planesToChannelsLast(planes, k, c, s * s) : planes, dims);
     },
     dispose(tensors) {
       for (const t of tensors) {
@@ -177,7 +188,7 @@ export function cpuOperators(ort: OrtModule, kind: 'cpu' | 'cuda' = 'cpu', poole
       const expected = role === 'boxHead' || role === 'maskHead' ? poolers[role] : undefined;
       if (kind !== 'cpu' || !expected || !SimdRoiAlign.supported) return bytes;
       const cut = withoutPooler(readModel(bytes), expected);
-      return cut ? serializeModel(cut) : bytes;
+      return cut ? serializeModel(channelsLastPooled(cut) ?? cut) : bytes;
     },
     preNmsTopN: async (head, gridSizes, cfg) => selectPreNmsTopN({ objectness: head.objectness.data as Float32Array, deltas: head.deltas.data as Float32Array, gridSizes }, cfg),
     batchedNms: async (boxes, scores, idxs, iouThreshold, limit) => batchedNms(boxes, scores, idxs, iouThreshold, limit),

@@ -8,7 +8,7 @@
  */
 import type { FeaturePyramid, PyramidLevel } from '../../backbones/index.js';
 import { type Detections, detectionCandidates, selectDetections } from '../../heads/roiHeads.js';
-import { poolerInputs, splitByLevel } from '../../heads/pooler.js';
+import { POOLED_CHANNELS_LAST, poolerInputs, splitByLevel } from '../../heads/pooler.js';
 import { gather, type Proposals, rpnNmsCandidates } from '../../heads/rpn.js';
 import type { DetectorConfig } from '../config.js';
 import type { InferenceSession, OrtModule, Tensor } from '../runtime/index.js';
@@ -126,8 +126,10 @@ export class GeneralizedRCNN {
   private async poolFeeds(session: InferenceSession, pyramid: FeaturePyramid<Tensor>, boxes: Float32Array, outputSize: number, samplingRatio: number): Promise<Record<string, Tensor>> {
     const { canonicalScale, canonicalLevel, eps } = this.config.levelMapper;
     if (!session.inputNames.includes(poolerInputs.order)) {
-      const params: PoolerParams = { levels: this.pooledLevels, outputSize, samplingRatio, canonicalScale, canonicalLevel, eps };
-      return { pooled: await this.ops.pool(pyramid, boxes, params) };
+      // `pooledChannelsLast`: a head whose fc6 was permuted to read the SIMD pooler's layout (operators.ts)
+      const channelsLast = session.inputNames.includes(POOLED_CHANNELS_LAST);
+      const params: PoolerParams = { levels: this.pooledLevels, outputSize, samplingRatio, canonicalScale, canonicalLevel, eps, channelsLast };
+      return { [channelsLast ? POOLED_CHANNELS_LAST : 'pooled']: await this.ops.pool(pyramid, boxes, params) };
     }
     const split = splitByLevel(boxes, this.pooledLevels.map((l) => l.stride), canonicalScale, canonicalLevel, eps);
     const feeds: Record<string, Tensor> = { [poolerInputs.order]: new this.ort.Tensor('int64', split.order, [split.order.length]) };
@@ -143,7 +145,7 @@ export class GeneralizedRCNN {
     const cfg = this.config.roiHeads;
     if (proposals.scores.length === 0) return { boxes: new Float32Array(0), scores: new Float32Array(0), labels: new Int32Array(0) };
     const feeds = await this.poolFeeds(this.sessions.boxHead, pyramid, proposals.boxes, cfg.poolerOutputSize, cfg.samplingRatio);
-    const out = await this.run(this.sessions.boxHead, feeds).finally(() => this.ops.dispose(feeds.pooled ? [feeds.pooled] : []));
+    const out = await this.run(this.sessions.boxHead, feeds).finally(() => this.ops.dispose(pooledFeeds(feeds)));
     const candidates = detectionCandidates(out.classLogits.data as Float32Array, out.boxDeltas.data as Float32Array, proposals.boxes, batch.imageSize, cfg);
     // non-maximum suppression, independently done per class; keep the best detectionsPerImage
     const keep = await this.ops.batchedNms(candidates.boxes, candidates.scores, candidates.labels, cfg.nmsThresh, cfg.detectionsPerImage);
@@ -155,9 +157,14 @@ export class GeneralizedRCNN {
     if (detections.scores.length === 0) return new Float32Array(0);
     const feeds = await this.poolFeeds(this.sessions.maskHead!, pyramid, detections.boxes, cfg.poolerOutputSize, cfg.samplingRatio);
     feeds.labels = new this.ort.Tensor('int64', BigInt64Array.from(detections.labels, (l) => BigInt(l)), [detections.labels.length]);
-    const out = await this.run(this.sessions.maskHead!, feeds).finally(() => this.ops.dispose(feeds.pooled ? [feeds.pooled] : []));
+    const out = await this.run(this.sessions.maskHead!, feeds).finally(() => this.ops.dispose(pooledFeeds(feeds)));
     return out.maskProbs.data as Float32Array;
   }
+}
+
+/** The pooled-RoI tensors among a head's feeds (the operators' to free). */
+function pooledFeeds(feeds: Record<string, Tensor>): Tensor[] {
+  return [feeds.pooled, feeds[POOLED_CHANNELS_LAST]].filter((t) => t !== undefined);
 }
 
 /** Returns a function giving the milliseconds since its previous call. */

@@ -136,7 +136,7 @@ async function calibrate(
     watched.set(bytes[role]!, { role, names });
   }
   const runtime = recordingOrt(ort as unknown as OrtModule, watched, stats);
-  const detector = await createDetector(runtime, manifest, bytes as Parameters<typeof createDetector>[2], decodeImage, { provider: 'cpu', threads });
+  const detector = await createDetector(runtime, manifest, bytes as Parameters<typeof createDetector>[2], decodeImage, { provider: 'cpu', threads, graphPooling: true });
   try {
     // Every detection torchvision keeps (its 0.05 floor), as eval runs: the mask head sees them all.
     for (const image of images) await detector.detect(image, { scoreThreshold: 0 });
