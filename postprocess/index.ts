@@ -29,6 +29,8 @@ export {
 // RoIAlign and MultiScaleRoIAlign (torchvision ops/roi_align.py + CPU kernel, ops/poolers.py).
 export { type Nchw, type RoiAlignOptions } from './roiAlign.js';
 export { type LevelMapperOptions, type LevelFeatures, type MultiScaleRoiAlignOptions } from './multiScaleRoiAlign.js';
+// The same multi-scale RoIAlign in WebAssembly SIMD, channels-last (a pooler with its own memory).
+export { PoolerMemoryError, SimdRoiAlign } from './roiAlignSimd.js';
 // The operators on boxes, scores, feature maps and masks, each taking typed arrays or ndarray views.
 export {
   assignLevels, batchedNms, boxArea, boxIou, clipBoxesToImage, decodeBoxes, encodeBoxes, multiScaleRoiAlign, nms,
